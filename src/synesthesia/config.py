@@ -1,0 +1,153 @@
+"""Run configuration: typed dataclasses with a YAML round trip and ``--set key=value`` overrides.
+
+A run's ``config.yaml`` holds everything needed to rebuild it: the model family and its config,
+the per-modality settings, the data source, and the training options.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from synesthesia.io import write_text_atomic
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is wrong; the message says which key and why."""
+
+
+def from_dict(cls, data: Mapping[str, Any] | None, where: str = ""):
+    """Build dataclass ``cls`` from a mapping, naming any unknown key and the known ones."""
+    data = dict(data or {})
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(repr(k) for k in unknown)} in "
+                          f"{where or cls.__name__}; known keys: {', '.join(known)}")
+    kwargs = {}
+    for name, value in data.items():
+        f = known[name]
+        sub = f.metadata.get("dataclass")
+        kwargs[name] = from_dict(sub, value, f"{where}.{name}".strip(".")) if sub else value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"bad value in {where or cls.__name__}: {err}") from err
+
+
+def to_dict(obj) -> dict:
+    return dataclasses.asdict(obj)
+
+
+@dataclass
+class DataConfig:
+    """Where training data comes from: a procedural world (default), a world cache folder, or a
+    JSONL manifest of users' own files."""
+
+    world: dict = field(default_factory=lambda: {"level": 3, "image_size": 32})
+    cache: str | None = None
+    manifest: str | None = None
+    modalities: list[str] | None = None
+    n_train: int = 20000
+    n_val: int = 512
+    missing_p: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.cache and self.manifest:
+            raise ConfigError("data.cache and data.manifest are alternatives; give one of them")
+        if not 0.0 <= self.missing_p < 1.0:
+            raise ConfigError(f"data.missing_p must be in [0, 1), got {self.missing_p}")
+        if self.n_train <= 0:
+            raise ConfigError(f"data.n_train must be positive, got {self.n_train}")
+
+
+@dataclass
+class TrainConfig:
+    """Training options, passed to the Lightning Trainer."""
+
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    max_steps: int = -1
+    max_epochs: int = 20
+    max_minutes: float | None = None
+    precision: str = "32-true"
+    gradient_clip: float | None = 5.0
+    seed: int = 0
+    accelerator: str = "cpu"
+    devices: Any = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    checkpoint_every: int = 500
+    log_every: int = 25
+    samples_every_epoch: bool = True
+    threads: int | None = None
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.batch_size <= 0:
+            raise ConfigError(f"train.batch_size must be positive, got {self.batch_size}")
+        if self.lr <= 0:
+            raise ConfigError(f"train.lr must be positive, got {self.lr}")
+        allowed = {"32-true", "32", "bf16-mixed", "bf16-true", "16-mixed", "64-true"}
+        if str(self.precision) not in allowed:
+            raise ConfigError(f"train.precision {self.precision!r} unknown; choose from {sorted(allowed)}")
+
+
+@dataclass
+class RunConfig:
+    family: str = "joint_vae"
+    model: dict = field(default_factory=dict)
+    modalities: dict = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig, metadata={"dataclass": DataConfig})
+    train: TrainConfig = field(default_factory=TrainConfig, metadata={"dataclass": TrainConfig})
+
+    # -- YAML --------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RunConfig":
+        return from_dict(cls, data, "config")
+
+    def to_yaml(self, path: str | Path) -> Path:
+        return write_text_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: Sequence[str] = ()) -> "RunConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist; presets live in configs/")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path} is not valid YAML: {err}") from err
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must hold a mapping at the top level")
+        return cls.from_dict(apply_overrides(data, overrides))
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict:
+    """Apply ``key.sub=value`` strings (values parsed as YAML) to a nested dict copy."""
+    out = copy.deepcopy(dict(data))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set takes key=value (e.g. train.lr=3e-4), got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        parts = key.strip().split(".")
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {p!r} is not a section")
+        node[parts[-1]] = value
+    return out

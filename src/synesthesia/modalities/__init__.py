@@ -1,0 +1,1 @@
+"""Modalities: image, text, audio, video — codec, networks, likelihood and files."""
