@@ -33,11 +33,24 @@ def from_dict(cls, data: Mapping[str, Any] | None, where: str = ""):
     for name, value in data.items():
         f = known[name]
         sub = f.metadata.get("dataclass")
-        kwargs[name] = from_dict(sub, value, f"{where}.{name}".strip(".")) if sub else value
+        kwargs[name] = (from_dict(sub, value, f"{where}.{name}".strip(".")) if sub
+                        else _coerce(str(f.type), value))
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"bad value in {where or cls.__name__}: {err}") from err
+
+
+def _coerce(annotation: str, value: Any) -> Any:
+    """YAML 1.1 reads ``3e-4`` as a string; turn numeric strings into the field's number type."""
+    if isinstance(value, str):
+        for name, kind in (("float", float), ("int", int)):
+            if name in annotation:
+                try:
+                    return kind(value)
+                except ValueError:
+                    pass
+    return value
 
 
 def to_dict(obj) -> dict:

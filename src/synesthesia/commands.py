@@ -1,0 +1,132 @@
+"""``synesthesia train``, ``generate`` and ``quickstart``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+EXTENSIONS = {"image": "png", "text": "txt", "audio": "wav", "video": "gif"}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from synesthesia.config import RunConfig
+    from synesthesia.training.run import train
+
+    config = RunConfig.from_yaml(args.config, args.set)
+    run = train(config, args.out, resume=args.resume, progress=not args.no_progress)
+    metrics = json.loads((run / "metrics.json").read_text())["training"]
+    print(f"trained {config.family} in {metrics['train_seconds']:.0f} s, {metrics['global_step']} steps; "
+          f"run folder: {run}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import synesthesia
+
+    pipe = synesthesia.load(args.run)
+    given = {"text": args.text, "image": args.image, "audio": args.audio, "video": args.video}
+    outs = pipe.generate(args.to, n=args.n, seed=args.seed, **given)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    ext = args.format or EXTENSIONS[args.to]
+    for k, raw in enumerate(outs):
+        path = pipe.save(raw, args.to, out / f"{args.to}-{k:02d}.{ext}")
+        print(f"{path}" + (f"\t{raw}" if args.to == "text" else ""))
+    return 0
+
+
+QUICKSTART_CONFIG = {
+    "family": "joint_vae",
+    "model": {"fusion": "mopoe", "latent_dim": 48},
+    "modalities": {},
+    "data": {"world": {"level": 3, "image_size": 32, "video_size": 32, "video_frames": 8},
+             "n_train": 20000, "n_val": 256},
+    "train": {"batch_size": 64, "lr": 2e-3, "max_epochs": 100, "max_minutes": 4.5,
+              "checkpoint_every": 1000},
+}
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    from synesthesia.config import RunConfig, apply_overrides
+    from synesthesia.gallery import image_to_text_accuracy, text_to_image_grid, write_gallery
+    from synesthesia.pipeline import load
+    from synesthesia.training.run import train
+    from synesthesia.world import WorldConfig
+    from synesthesia.world.world import ShapesWorld
+
+    out = Path(args.out)
+    if out.exists():
+        if not args.overwrite:
+            print(f"synesthesia: error: {out} exists; pass --overwrite to train again", file=sys.stderr)
+            return 2
+        shutil.rmtree(out)
+    data = dict(QUICKSTART_CONFIG)
+    overrides = [f"train.max_minutes={args.minutes}", f"data.n_train={args.n_train}",
+                 f"model.fusion={args.fusion}", *args.set]
+    config = RunConfig.from_dict(apply_overrides(data, overrides))
+    t0 = time.perf_counter()
+    print(f"training a {config.model['fusion']} joint VAE on the level-3 world "
+          f"(image, text, audio, video) for at most {args.minutes} minutes ...", flush=True)
+    train(config, out, progress=not args.no_progress)
+    train_s = time.perf_counter() - t0
+    pipe = load(out)
+    world = ShapesWorld(WorldConfig.from_dict(config.data.world))
+    acc = image_to_text_accuracy(pipe, world, n=args.eval_n)
+    grid = text_to_image_grid(pipe, world, out / "text_to_image.png")
+    summary = {"training seconds": round(train_s), "image→text strict accuracy (test)": f"{acc['strict']:.3f}",
+               **{f"image→text {a}": f"{v:.3f}" for a, v in acc["per_attribute"].items()}}
+    html = write_gallery(pipe, world, out, summary=summary)
+    from synesthesia.runs import write_metrics
+
+    write_metrics(out, {"quickstart": {"image_to_text": acc, "train_seconds": train_s}})
+    print(f"\ntrained in {train_s / 60:.1f} min")
+    print(f"image→text exact-attribute accuracy on {acc['n']} test images: strict {acc['strict']:.1%} "
+          + ", ".join(f"{a} {v:.1%}" for a, v in acc["per_attribute"].items()))
+    print(f"text→image grid to check by eye: {grid}")
+    print(f"gallery of every direction: {html}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser("train", help="train a model from a YAML config into a run folder",
+                       description="Train a model from a YAML config (presets in configs/) into a run "
+                                   "folder: config.yaml, model.safetensors, tokenizer, logs, samples.")
+    t.add_argument("config", type=Path, help="YAML config, e.g. configs/joint_vae/l3-32.yaml")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.lr=3e-4 --set model.fusion=poe")
+    t.add_argument("--out", required=True, type=Path, help="run folder to write")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    t.set_defaults(func=cmd_train)
+
+    g = sub.add_parser("generate", help="generate one modality from any subset of the others",
+                       description="Generate outputs of --to from the given inputs with a trained run.")
+    g.add_argument("run", type=Path, help="run folder made by 'synesthesia train' or 'quickstart'")
+    g.add_argument("--to", required=True, choices=["image", "text", "audio", "video"], help="target modality")
+    g.add_argument("--text", help="caption to condition on")
+    g.add_argument("--image", type=Path, help="image file to condition on")
+    g.add_argument("--audio", type=Path, help="sound file (WAV/FLAC) to condition on")
+    g.add_argument("--video", type=Path, help="video file (MP4/GIF) to condition on")
+    g.add_argument("--n", type=int, default=4, help="outputs to generate (default 4)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--format", help="file extension for outputs (default png/txt/wav/gif)")
+    g.add_argument("-o", "--output", required=True, help="folder to write outputs into")
+    g.set_defaults(func=cmd_generate)
+
+    q = sub.add_parser("quickstart", help="make a world, train a model, write a gallery (minutes)",
+                       description="Train a MoPoE joint VAE on the level-3 world (32 px, all four "
+                                   "modalities) within a time budget, measure image→text accuracy "
+                                   "and write gallery.html showing every direction.")
+    q.add_argument("--out", default="runs/quickstart", help="run folder (default runs/quickstart)")
+    q.add_argument("--minutes", type=float, default=4.5, help="training time budget (default 4.5)")
+    q.add_argument("--n-train", type=int, default=20000, help="training samples (default 20000)")
+    q.add_argument("--fusion", default="mopoe", choices=["poe", "moe", "mopoe"], help="fusion (default mopoe)")
+    q.add_argument("--eval-n", type=int, default=500, help="test images for the accuracy figure")
+    q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    q.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    q.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    q.set_defaults(func=cmd_quickstart)

@@ -1,0 +1,69 @@
+"""Training callbacks: a sample grid per epoch and a throughput meter."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+
+from synesthesia.data.batch import MultimodalBatch
+
+
+@torch.no_grad()
+def direction_rows(model, batch: MultimodalBatch, target: str = "image", seed: int = 0) -> dict:
+    """Generated ``target`` tensors for each single given modality and for the prior."""
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    rows = {}
+    for m in batch.data:
+        if m != target:
+            rows[f"{m}->{target}"] = model.generate({m: batch.data[m]}, [target], generator=g)[target]
+    rows[f"prior->{target}"] = model.generate({}, [target], generator=g, batch_size=len(batch))[target]
+    return rows
+
+
+def image_grid(rows: dict[str, torch.Tensor]) -> np.ndarray:
+    """Tile image tensors (B, 3, H, W) in [0, 1], one row per entry, into uint8 (H', W', 3)."""
+    tiles = [torch.cat(list(x.clamp(0, 1)), dim=2) for x in rows.values()]        # (3, H, B*W)
+    grid = torch.cat(tiles, dim=1)
+    return (grid.permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
+
+class SampleGrid(L.Callback):
+    """After each validation epoch, write ``samples/epoch-XXX.png``: real images, then images
+    generated from each other modality, then prior samples, for the first validation batch."""
+
+    def __init__(self, folder: Path, n: int = 8) -> None:
+        self.folder, self.n = Path(folder), n
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        dm = trainer.datamodule
+        if not trainer.is_global_zero or dm is None or dm.val_set is None:
+            return
+        batch = dm.val_set[list(range(min(self.n, len(dm.val_set))))].to(pl_module.device)
+        if "image" not in batch.data or not hasattr(pl_module.model, "generate"):
+            return
+        from synesthesia.modalities.files import write_png
+
+        was_training = pl_module.model.training
+        pl_module.model.eval()
+        rows = {"real": batch.data["image"], **direction_rows(pl_module.model, batch)}
+        pl_module.model.train(was_training)
+        write_png(image_grid(rows), self.folder / f"epoch-{trainer.current_epoch:03d}.png")
+
+
+class Throughput(L.Callback):
+    """Logs training samples per second (``train/samples_per_s``) over each epoch."""
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._t0, self._n = time.perf_counter(), 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._n += len(batch)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        secs = time.perf_counter() - self._t0
+        if secs > 0 and self._n:
+            pl_module.log("train/samples_per_s", self._n / secs * trainer.world_size, sync_dist=False)

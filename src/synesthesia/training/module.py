@@ -1,0 +1,111 @@
+"""Thin Lightning wrappers. The model owns its loss; this only calls it, logs and optimises."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from synesthesia.config import TrainConfig
+from synesthesia.data.batch import MultimodalBatch
+from synesthesia.data.store import TensorDataset
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced NaN or Inf; the message says where and what to try."""
+
+
+class GenerativeModule(L.LightningModule):
+    """Trains any model whose ``forward(data, masks)`` returns ``{"loss": scalar, ...}``."""
+
+    def __init__(self, model: torch.nn.Module, train: TrainConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.train_cfg = train
+
+    def _step(self, batch: MultimodalBatch, prefix: str) -> torch.Tensor:
+        out = self.model(batch.data, batch.masks)
+        loss = out["loss"]
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"{prefix} loss became {loss.item()} at step {self.global_step}: lower train.lr, "
+                "set train.gradient_clip, or train in 32-true precision; resume from the last "
+                "checkpoint with --resume"
+            )
+        logs = {f"{prefix}/{k}": v.detach().float().mean() for k, v in _flat_scalars(out).items()}
+        self.log_dict(logs, prog_bar=False, on_step=prefix == "train", on_epoch=prefix != "train",
+                      batch_size=len(batch), sync_dist=prefix != "train")
+        self.log(f"{prefix}_loss", loss.detach(), prog_bar=True, batch_size=len(batch),
+                 on_step=prefix == "train", on_epoch=prefix != "train", sync_dist=prefix != "train")
+        return loss
+
+    def training_step(self, batch: MultimodalBatch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: MultimodalBatch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def configure_optimizers(self):
+        cfg = self.train_cfg
+        opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return opt
+
+
+def _flat_scalars(out: dict, prefix: str = "") -> dict[str, torch.Tensor]:
+    flat = {}
+    for k, v in out.items():
+        if isinstance(v, dict):
+            flat.update(_flat_scalars(v, f"{prefix}{k}/"))
+        elif isinstance(v, torch.Tensor) and v.numel() >= 1 and v.dim() <= 1:
+            flat[f"{prefix}{k}"] = v
+        elif isinstance(v, (int, float)) and math.isfinite(v):
+            flat[f"{prefix}{k}"] = torch.tensor(float(v))
+    return flat
+
+
+class _Indices(Dataset):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+class _Gather:
+    """collate_fn: a list of indices -> one vectorised batch."""
+
+    def __init__(self, dataset: TensorDataset) -> None:
+        self.dataset = dataset
+
+    def __call__(self, indices: list[int]) -> MultimodalBatch:
+        return self.dataset[indices]
+
+
+class TensorDataModule(L.LightningDataModule):
+    """Train/val loaders over :class:`TensorDataset`s; Lightning adds a DistributedSampler
+    under DDP."""
+
+    def __init__(self, train: TensorDataset, val: TensorDataset | None, batch_size: int,
+                 num_workers: int = 0) -> None:
+        super().__init__()
+        self.train_set, self.val_set = train, val
+        self.batch_size, self.num_workers = batch_size, num_workers
+
+    def _loader(self, ds: TensorDataset, shuffle: bool) -> DataLoader:
+        return DataLoader(_Indices(len(ds)), batch_size=min(self.batch_size, len(ds)), shuffle=shuffle,
+                          drop_last=shuffle, collate_fn=_Gather(ds), num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, True)
+
+    def val_dataloader(self):
+        return [] if self.val_set is None else self._loader(self.val_set, False)
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        return batch.to(device) if isinstance(batch, MultimodalBatch) else batch

@@ -1,0 +1,123 @@
+"""``train(config, out)``: data -> modalities -> model -> Lightning Trainer -> run folder."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from synesthesia.config import ConfigError, RunConfig
+from synesthesia.data.sources import WorldSource, open_source
+from synesthesia.modalities import build_modality
+from synesthesia.models.registry import build_model
+from synesthesia.runs import load_modalities, save_modalities, save_weights, write_metrics
+from synesthesia.training.callbacks import SampleGrid, Throughput
+from synesthesia.training.checkpoint_io import SafetensorsCheckpointIO
+from synesthesia.training.module import GenerativeModule, TensorDataModule
+
+
+def resolve_modalities(config: RunConfig, source) -> dict:
+    """Build the modalities for ``source``, filling sizes from the data and training the text
+    tokenizer on the training captions."""
+    names = config.data.modalities or list(source.modalities)
+    unknown = [m for m in names if m not in source.modalities]
+    if unknown:
+        raise ConfigError(f"data.modalities names {unknown}, but the data has only {list(source.modalities)}")
+    built = {}
+    for name in names:
+        cfg = dict(config.modalities.get(name) or {})
+        if isinstance(source, WorldSource):
+            w = source.config
+            if name == "image":
+                cfg.setdefault("size", w.image_size)
+            elif name == "video":
+                cfg.setdefault("size", w.video_size)
+                cfg.setdefault("frames", w.video_frames)
+            elif name == "audio":
+                cfg.setdefault("sample_rate", w.sample_rate)
+                cfg.setdefault("seconds", w.audio_seconds)
+        if name == "text" and "vocab" not in cfg and "tokenizer" not in cfg:
+            captions = source.captions("train", config.data.n_train)
+            if isinstance(source, WorldSource):
+                from synesthesia.world.captions import caption_vocabulary
+
+                captions = captions + [" ".join(caption_vocabulary())]
+            from synesthesia.modalities.text import TextModality
+
+            built[name] = TextModality.from_captions(captions, **cfg)
+            continue
+        built[name] = build_modality(name, **cfg)
+    return built
+
+
+def _trainer(config: RunConfig, out: Path, enable_progress: bool) -> L.Trainer:
+    t = config.train
+    every = max(1, t.checkpoint_every)
+    ckpt = ModelCheckpoint(dirpath=out / "checkpoints", filename="step-{step}", every_n_train_steps=every,
+                           save_last=True, save_top_k=2, monitor="step", mode="max")
+    callbacks = [ckpt, Throughput()]
+    if t.samples_every_epoch:
+        callbacks.append(SampleGrid(out / "samples"))
+    return L.Trainer(
+        default_root_dir=out, accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes,
+        strategy=t.strategy, precision=t.precision, max_epochs=t.max_epochs, max_steps=t.max_steps,
+        max_time={"minutes": t.max_minutes} if t.max_minutes else None,
+        gradient_clip_val=t.gradient_clip, log_every_n_steps=t.log_every,
+        logger=[TensorBoardLogger(out / "logs", name="", version="tb"),
+                CSVLogger(out / "logs", name="", version="csv")],
+        callbacks=callbacks, plugins=[SafetensorsCheckpointIO()], enable_progress_bar=enable_progress,
+        enable_model_summary=False, num_sanity_val_steps=0, detect_anomaly=False,
+    )
+
+
+def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
+    """Train ``config`` into the run folder ``out``; with ``resume`` continue from its last
+    checkpoint (same data, modalities and tokenizer)."""
+    out = Path(out)
+    if config.train.threads:
+        torch.set_num_threads(config.train.threads)
+    L.seed_everything(config.train.seed, workers=True, verbose=False)
+    last = out / "checkpoints" / "last.ckpt"
+    if resume:
+        if not last.is_file():
+            raise ConfigError(f"--resume: {last} does not exist; train without --resume first")
+        saved = RunConfig.from_yaml(out / "config.yaml")
+        config.modalities = saved.modalities
+        modalities = load_modalities(config, out)
+    else:
+        if (out / "model.safetensors").exists() or last.exists():
+            raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose "
+                                  "another --out")
+        source = open_source(config.data.world, config.data.cache, config.data.manifest)
+        modalities = resolve_modalities(config, source)
+        out.mkdir(parents=True, exist_ok=True)
+        config.modalities = save_modalities(modalities, out)
+    source = open_source(config.data.world, config.data.cache, config.data.manifest)
+    if _is_rank_zero():
+        config.to_yaml(out / "config.yaml")
+    train_set = source.dataset("train", config.data.n_train, modalities, config.data.missing_p)
+    val_set = source.dataset("val", config.data.n_val, modalities) if config.data.n_val else None
+    model = build_model(config.family, modalities, config.model)
+    module = GenerativeModule(model, config.train)
+    data = TensorDataModule(train_set, val_set, config.train.batch_size, config.train.num_workers)
+    trainer = _trainer(config, out, progress)
+    t0 = time.perf_counter()
+    trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
+    seconds = time.perf_counter() - t0
+    if trainer.is_global_zero:
+        save_weights(model, out / "model.safetensors")
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        metrics.update({"global_step": trainer.global_step, "epochs": trainer.current_epoch,
+                        "train_seconds": round(seconds, 2), "parameters": sum(p.numel() for p in model.parameters()),
+                        "n_train": len(train_set)})
+        write_metrics(out, {"training": metrics})
+    return out
+
+
+def _is_rank_zero() -> bool:
+    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
