@@ -26,20 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from synesthesia.config import ConfigError
-    from synesthesia.data.sources import DataError
-    from synesthesia.modalities.base import ModalityError
-    from synesthesia.pipeline import PipelineError
-    from synesthesia.runs import RunError
-    from synesthesia.training.module import NonFiniteLossError
-    from synesthesia.world.attributes import WorldError
+    from synesthesia.errors import SynesthesiaError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (WorldError, ModalityError, ConfigError, DataError, PipelineError, RunError,
-            NonFiniteLossError, FileExistsError, FileNotFoundError) as err:
+    except (SynesthesiaError, FileExistsError, FileNotFoundError) as err:
         print(f"synesthesia: error: {err}", file=sys.stderr)
         return 2
 

@@ -15,9 +15,10 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from synesthesia.io import write_text_atomic
+from synesthesia.errors import SynesthesiaError
 
 
-class ConfigError(ValueError):
+class ConfigError(SynesthesiaError):
     """A configuration file or override is wrong; the message says which key and why."""
 
 

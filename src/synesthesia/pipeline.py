@@ -18,11 +18,12 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from synesthesia.modalities.base import Modality
+from synesthesia.errors import SynesthesiaError
 
 _RAW_SEQUENCE_TYPES = (list,)
 
 
-class PipelineError(ValueError):
+class PipelineError(SynesthesiaError):
     """A generation request the pipeline cannot serve; the message says what it can do."""
 
 

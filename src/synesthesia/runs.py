@@ -26,9 +26,10 @@ from synesthesia.config import RunConfig
 from synesthesia.io import atomic_path, write_text_atomic
 from synesthesia.modalities import build_modality
 from synesthesia.modalities.base import Modality
+from synesthesia.errors import SynesthesiaError
 
 
-class RunError(ValueError):
+class RunError(SynesthesiaError):
     """A run folder is missing or incomplete; the message says what to do."""
 
 

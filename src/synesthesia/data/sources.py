@@ -20,9 +20,10 @@ from synesthesia.modalities.base import Modality
 from synesthesia.world import WorldConfig
 from synesthesia.world.cache import WorldCache
 from synesthesia.world.world import ShapesWorld, codes_matrix
+from synesthesia.errors import SynesthesiaError
 
 
-class DataError(ValueError):
+class DataError(SynesthesiaError):
     """The data given for training or evaluation is unusable; the message says how to fix it."""
 
 

@@ -13,9 +13,10 @@ from typing import Any, Sequence
 
 import torch
 from torch import nn
+from synesthesia.errors import SynesthesiaError
 
 
-class ModalityError(ValueError):
+class ModalityError(SynesthesiaError):
     """Bad raw input for a modality; the message says what was wrong and what to do."""
 
 

@@ -11,9 +11,10 @@ from torch.utils.data import DataLoader, Dataset
 from synesthesia.config import TrainConfig
 from synesthesia.data.batch import MultimodalBatch
 from synesthesia.data.store import TensorDataset
+from synesthesia.errors import SynesthesiaError
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(SynesthesiaError, RuntimeError):
     """Training produced NaN or Inf; the message says where and what to try."""
 
 

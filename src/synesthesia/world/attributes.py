@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Mapping, Sequence
 
 import numpy as np
+from synesthesia.errors import SynesthesiaError
 
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "shape": ("circle", "square", "triangle", "star", "heart", "cross"),
@@ -54,7 +55,7 @@ SPLITS: tuple[str, ...] = ("train", "val", "test", "holdout")
 ATTRIBUTE_NAMES: tuple[str, ...] = tuple(ATTRIBUTES)
 
 
-class WorldError(ValueError):
+class WorldError(SynesthesiaError):
     """Bad world configuration or attribute input; the message says what to change."""
 
 

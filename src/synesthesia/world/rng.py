@@ -45,6 +45,12 @@ class BatchRandom:
     def __len__(self) -> int:
         return len(self.indices)
 
+    def subset(self, rows: np.ndarray) -> "BatchRandom":
+        """The same streams for a subset of the batch's samples."""
+        out = BatchRandom.__new__(BatchRandom)
+        out.indices, out._base = self.indices[rows], self._base
+        return out
+
     def bits(self, stream: str, *shape: int) -> np.ndarray:
         """Raw 64-bit draws of shape ``(N, *shape)``."""
         s = np.uint64(zlib.crc32(stream.encode()))
