@@ -29,6 +29,9 @@ class Modality(ABC):
 
     name: str = ""
     feature_dim: int = 256
+    weight: float = 1.0
+    # autoregressive decoders take the target during training: ``decoder(z, x)``
+    autoregressive: bool = False
 
     # -- codec -----------------------------------------------------------------------------
     @property
@@ -62,9 +65,11 @@ class Modality(ABC):
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         """The most likely ``x`` under ``params``: ``(B, *shape)``."""
 
-    def sample(self, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """A draw of ``x`` under ``params``; defaults to the mean (what users want to see)."""
-        return self.mean(params)
+    def draw(self, decoder: nn.Module, z: torch.Tensor,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """The output shown for latent ``z``: the likelihood's mean by default (autoregressive
+        modalities decode step by step)."""
+        return self.mean(decoder(z))
 
     # -- files -----------------------------------------------------------------------------
     @abstractmethod
@@ -85,3 +90,15 @@ class Modality(ABC):
 
     def load_assets(self, folder: Path) -> None:
         """Read what :meth:`save_assets` wrote."""
+
+
+class InputAdjusted(UserWarning):
+    """Raw input was adapted to what the model expects (resized, resampled, converted); the
+    message says what was done so it is never silent."""
+
+
+def note(message: str) -> None:
+    """Warn that an input was adapted (see :class:`InputAdjusted`)."""
+    import warnings
+
+    warnings.warn(message, InputAdjusted, stacklevel=3)

@@ -43,13 +43,14 @@ def resolve_modalities(config: RunConfig, source) -> dict:
                 cfg.setdefault("seconds", w.audio_seconds)
         if name == "text" and "vocab" not in cfg and "tokenizer" not in cfg:
             captions = source.captions("train", config.data.n_train)
+            extra: list[str] = []
             if isinstance(source, WorldSource):
                 from synesthesia.world.captions import caption_vocabulary
 
-                captions = captions + [" ".join(caption_vocabulary())]
+                extra = caption_vocabulary()
             from synesthesia.modalities.text import TextModality
 
-            built[name] = TextModality.from_captions(captions, **cfg)
+            built[name] = TextModality.from_captions(captions, extra_words=extra, **cfg)
             continue
         built[name] = build_modality(name, **cfg)
     return built

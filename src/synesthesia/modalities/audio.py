@@ -1,0 +1,114 @@
+"""Sound: mono clips modelled as normalised log-mel spectrograms ``(n_mels, frames)``.
+
+A raw sound is ``(waveform, sample_rate)`` (or a file path). Input policy: another sample rate is
+resampled (band-limited, by FFT), several channels are averaged to mono, and a clip of another
+length is cut or padded with silence to ``seconds``; each with an :class:`InputAdjusted` warning.
+Decoding turns the spectrogram back into a waveform with fast Griffin-Lim.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from synesthesia.modalities import dsp
+from synesthesia.modalities.base import Modality, ModalityError, note
+from synesthesia.modalities.files import read_audio, write_wav
+from synesthesia.modalities.likelihoods import gaussian_log_prob
+from synesthesia.modalities.nets import ConvDecoder, ConvEncoder, stage_count
+
+
+class AudioModality(Modality):
+    """Log-mel spectrograms with a Gaussian likelihood of fixed ``scale``."""
+
+    name = "audio"
+
+    def __init__(self, sample_rate: int = 8000, seconds: float = 1.0, n_fft: int = 512, n_mels: int = 64,
+                 frames: int = 64, channels: int = 128, feature_dim: int = 256, scale: float = 0.1,
+                 weight: float = 1.0, griffin_lim_iterations: int = 32, residual: bool = False) -> None:
+        try:
+            stage_count(frames)
+        except ValueError:
+            raise ModalityError(f"audio frames must be 4 times a power of two (32, 64, 128); got {frames}")
+        self.sample_rate, self.seconds, self.n_fft, self.n_mels = sample_rate, seconds, n_fft, n_mels
+        self.frames, self.channels, self.feature_dim = frames, channels, feature_dim
+        self.scale, self.weight, self.griffin_lim_iterations = scale, weight, griffin_lim_iterations
+        self.residual = residual
+        self.length = int(round(sample_rate * seconds))
+        self.hop = self.length // frames
+        if self.hop < 1 or self.n_fft < self.hop:
+            raise ModalityError(f"{frames} frames do not fit {self.length} samples with n_fft {n_fft}")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.n_mels, self.frames)
+
+    # -- codec -------------------------------------------------------------------------------
+    def waveform(self, raw: Any) -> np.ndarray:
+        """A raw sound -> float32 mono (length,) at the modality's rate, with notes."""
+        if isinstance(raw, (str, Path)):
+            raw = read_audio(raw)
+        if not (isinstance(raw, tuple) and len(raw) == 2):
+            raise ModalityError("a sound must be a file path or a (waveform, sample_rate) tuple; got "
+                                f"{type(raw).__name__}")
+        wave, rate = np.asarray(raw[0], dtype=np.float32), int(raw[1])
+        if wave.ndim == 2:
+            note(f"sound with {wave.shape[1]} channels averaged to mono")
+            wave = wave.mean(axis=1)
+        if wave.ndim != 1 or len(wave) == 0:
+            raise ModalityError(f"a waveform must be a non-empty (samples,) or (samples, channels) array; "
+                                f"got shape {wave.shape}")
+        if rate != self.sample_rate:
+            note(f"sound at {rate} Hz resampled to {self.sample_rate} Hz")
+            wave = dsp.resample(wave, rate, self.sample_rate)
+        if len(wave) != self.length:
+            note(f"sound of {len(wave) / self.sample_rate:.3f} s "
+                 f"{'cut' if len(wave) > self.length else 'padded with silence'} to {self.seconds} s")
+            wave = np.pad(wave[:self.length], (0, max(0, self.length - len(wave))))
+        return wave
+
+    def encode(self, raws: Sequence[Any]) -> torch.Tensor:
+        waves = torch.from_numpy(np.stack([self.waveform(r) for r in raws]))         # (B, L)
+        return dsp.log_mel(waves, self.sample_rate, self.n_fft, self.hop, self.n_mels, self.frames)
+
+    def decode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> list[tuple[np.ndarray, int]]:
+        mag = dsp.mel_to_magnitude(x.float(), self.sample_rate, self.n_fft, self.n_mels)
+        if generator is None:
+            generator = torch.Generator().manual_seed(0)
+        waves = dsp.griffin_lim(mag, self.n_fft, self.hop, self.length, self.griffin_lim_iterations,
+                                generator=generator)
+        waves = waves.clamp(-1, 1).cpu().numpy().astype(np.float32)
+        return [(w, self.sample_rate) for w in waves]
+
+    # -- networks ----------------------------------------------------------------------------
+    def build_encoder(self) -> nn.Module:
+        return ConvEncoder(1, self.n_mels, (self.frames,), stage_count(self.frames), self.channels,
+                           self.feature_dim, residual=self.residual)
+
+    def build_decoder(self, latent_dim: int) -> nn.Module:
+        return ConvDecoder(1, latent_dim, self.n_mels, (self.frames,), stage_count(self.frames),
+                           self.channels, residual=self.residual)
+
+    def log_likelihood(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return gaussian_log_prob(params, x, self.scale)
+
+    def mean(self, params: torch.Tensor) -> torch.Tensor:
+        return params
+
+    # -- files -------------------------------------------------------------------------------
+    def read(self, path: str | Path) -> tuple[np.ndarray, int]:
+        return read_audio(path)
+
+    def write(self, raw: tuple[np.ndarray, int], path: str | Path) -> Path:
+        wave, rate = raw
+        return write_wav(wave, rate, path)
+
+    def config(self) -> dict:
+        return {"sample_rate": self.sample_rate, "seconds": self.seconds, "n_fft": self.n_fft,
+                "n_mels": self.n_mels, "frames": self.frames, "channels": self.channels,
+                "feature_dim": self.feature_dim, "scale": self.scale, "weight": self.weight,
+                "griffin_lim_iterations": self.griffin_lim_iterations, "residual": self.residual}

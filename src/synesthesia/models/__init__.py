@@ -1,0 +1,1 @@
+"""Model families, one folder each: ``config.py`` (typed dataclass) + ``model.py``."""

@@ -1,0 +1,47 @@
+"""Shared tiny fixtures: a small world and modalities sized to train in seconds."""
+
+import numpy as np
+import pytest
+import torch
+
+from synesthesia.modalities import build_modality
+from synesthesia.modalities.text import TextModality
+from synesthesia.world import WorldConfig
+from synesthesia.world.world import ShapesWorld
+
+TINY_WORLD = {"level": 3, "image_size": 16, "video_size": 16, "video_frames": 4, "audio_seconds": 0.25}
+TINY_MODALITIES = {
+    "image": {"size": 16, "channels": 8, "feature_dim": 32},
+    "audio": {"seconds": 0.25, "frames": 16, "n_mels": 16, "n_fft": 256, "channels": 16, "feature_dim": 32},
+    "video": {"size": 16, "frames": 4, "channels": 4, "feature_dim": 32},
+    "text": {"feature_dim": 32, "embed": 16, "hidden": 32},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_world():
+    return ShapesWorld(WorldConfig(**TINY_WORLD))
+
+
+@pytest.fixture(scope="session")
+def tiny_modalities(tiny_world):
+    captions = tiny_world.render("train", np.arange(256), ["text"])["text"]
+    from synesthesia.world.captions import caption_vocabulary
+
+    mods = {m: build_modality(m, **cfg) for m, cfg in TINY_MODALITIES.items() if m != "text"}
+    mods["text"] = TextModality.from_captions(captions, extra_words=caption_vocabulary(), **TINY_MODALITIES["text"])
+    return mods
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tiny_world, tiny_modalities):
+    """A TensorDataset of 256 training samples of the tiny world."""
+    from synesthesia.data.sources import WorldSource
+
+    return WorldSource(tiny_world.config).dataset("train", 256, tiny_modalities)
+
+
+@pytest.fixture()
+def seeded():
+    torch.manual_seed(0)
+    return torch.Generator().manual_seed(0)
