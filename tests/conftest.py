@@ -45,3 +45,25 @@ def tiny_data(tiny_world, tiny_modalities):
 def seeded():
     torch.manual_seed(0)
     return torch.Generator().manual_seed(0)
+
+
+def tiny_run_config(**train):
+    """A RunConfig that trains the tiny world's four modalities in a few seconds."""
+    from synesthesia.config import RunConfig
+
+    return RunConfig.from_dict({
+        "family": "joint_vae",
+        "model": {"fusion": "mopoe", "latent_dim": 8},
+        "modalities": {m: dict(c) for m, c in TINY_MODALITIES.items()},
+        "data": {"world": dict(TINY_WORLD), "n_train": 128, "n_val": 32},
+        "train": {"batch_size": 32, "max_steps": 4, "max_epochs": 50, "checkpoint_every": 2,
+                  "log_every": 1, **train},
+    })
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A trained run folder (4 steps) shared by the pipeline and CLI tests."""
+    from synesthesia.training.run import train
+
+    return train(tiny_run_config(), tmp_path_factory.mktemp("runs") / "tiny", progress=False)

@@ -57,6 +57,9 @@ class SampleGrid(L.Callback):
 class Throughput(L.Callback):
     """Logs training samples per second (``train/samples_per_s``) over each epoch."""
 
+    def __init__(self) -> None:
+        self._t0, self._n = time.perf_counter(), 0
+
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._t0, self._n = time.perf_counter(), 0
 

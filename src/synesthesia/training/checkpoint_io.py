@@ -24,19 +24,33 @@ from synesthesia.io import atomic_path
 _SKELETON_KEY = "synesthesia.skeleton"
 
 
-def flatten(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "t") -> Any:
-    """JSON-able skeleton of ``obj``; tensors are stored in ``tensors`` under unique keys."""
+def flatten(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "t",
+            _seen: dict | None = None) -> Any:
+    """JSON-able skeleton of ``obj``; tensors are stored in ``tensors`` under unique keys.
+
+    A tensor object met twice is stored once and referenced twice; tensors that share memory
+    with one already stored are copied (safetensors refuses shared storage)."""
+    seen = {"ids": {}, "storage": set()} if _seen is None else _seen
     if isinstance(obj, torch.Tensor):
-        key = f"{prefix}"
-        tensors[key] = obj.detach().cpu().contiguous()
-        return {"__tensor__": key}
+        if id(obj) in seen["ids"]:
+            return {"__tensor__": seen["ids"][id(obj)]}
+        t = obj.detach().cpu().contiguous()
+        ptr = t.untyped_storage().data_ptr() if t.numel() else None
+        if ptr is not None and ptr in seen["storage"]:
+            t = t.clone()
+            ptr = t.untyped_storage().data_ptr()
+        seen["storage"].add(ptr)
+        tensors[prefix] = t
+        seen["ids"][id(obj)] = prefix
+        return {"__tensor__": prefix}
     if isinstance(obj, dict):
         if all(isinstance(k, str) for k in obj):
-            return {"__map__": {k: flatten(v, tensors, f"{prefix}.{k}") for k, v in obj.items()}}
-        return {"__items__": [[flatten(k, tensors, f"{prefix}.k{i}"), flatten(v, tensors, f"{prefix}.{i}")]
+            return {"__map__": {k: flatten(v, tensors, f"{prefix}.{k}", seen) for k, v in obj.items()}}
+        return {"__items__": [[flatten(k, tensors, f"{prefix}.k{i}", seen),
+                               flatten(v, tensors, f"{prefix}.{i}", seen)]
                               for i, (k, v) in enumerate(obj.items())]}
     if isinstance(obj, (list, tuple)):
-        items = [flatten(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]
+        items = [flatten(v, tensors, f"{prefix}.{i}", seen) for i, v in enumerate(obj)]
         return {"__tuple__": items} if isinstance(obj, tuple) else items
     if isinstance(obj, (np.integer, np.floating, np.bool_)):
         obj = obj.item()

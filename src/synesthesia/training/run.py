@@ -115,7 +115,7 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         metrics.update({"global_step": trainer.global_step, "epochs": trainer.current_epoch,
                         "train_seconds": round(seconds, 2), "parameters": sum(p.numel() for p in model.parameters()),
-                        "n_train": len(train_set)})
+                        "n_train": len(train_set), "world_size": trainer.world_size})
         write_metrics(out, {"training": metrics})
     return out
 

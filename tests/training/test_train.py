@@ -1,0 +1,83 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from synesthesia.config import ConfigError
+from synesthesia.training.module import NonFiniteLossError
+from synesthesia.training.run import train
+from tests.conftest import tiny_run_config
+
+
+def test_run_folder_holds_everything_and_never_a_pickle(tiny_run):
+    for rel in ("config.yaml", "model.safetensors", "assets/tokenizer.json", "metrics.json",
+                "logs/csv/metrics.csv", "checkpoints/last.ckpt", "samples/epoch-000.png"):
+        assert (tiny_run / rel).is_file(), rel
+    assert list((tiny_run / "logs" / "tb").glob("events.out.tfevents.*"))
+    # checkpoints are safetensors files (a pickle would fail to parse here)
+    assert "t.state_dict.model.steps" in " ".join(load_file(str(tiny_run / "checkpoints" / "last.ckpt")))
+    metrics = json.loads((tiny_run / "metrics.json").read_text())["training"]
+    assert metrics["global_step"] == 4 and metrics["world_size"] == 1
+    saved = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    assert saved["modalities"]["text"]["max_len"] > 5           # resolved from the captions
+
+
+def test_save_load_gives_identical_outputs(tiny_run):
+    import synesthesia as syn
+    from synesthesia.runs import load_model
+
+    model, mods, _ = load_model(tiny_run)
+    again, _, _ = load_model(tiny_run)
+    text = mods["text"].encode(["a big red star", "there is a small blue circle"])
+    outs = [m.generate({"text": text}, ["image", "audio", "video", "text"],
+                       generator=torch.Generator().manual_seed(5)) for m in (model, again)]
+    for k in outs[0]:
+        assert torch.equal(outs[0][k], outs[1][k]), k
+    pipe = syn.load(tiny_run)
+    a = pipe.generate("image", text="a big red star", n=2, seed=1)
+    b = syn.load(tiny_run).generate("image", text="a big red star", n=2, seed=1)
+    assert [i.tobytes() for i in a] == [i.tobytes() for i in b]
+
+
+def test_resume_continues_from_the_saved_step(tmp_path):
+    out = tmp_path / "run"
+    train(tiny_run_config(max_steps=2), out, progress=False)
+    first = load_file(str(out / "checkpoints" / "last.ckpt"))
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(tiny_run_config(max_steps=4), out, progress=False)
+    train(tiny_run_config(max_steps=4), out, resume=True, progress=False)
+    metrics = json.loads((out / "metrics.json").read_text())["training"]
+    assert metrics["global_step"] == 4
+    second = load_file(str(out / "checkpoints" / "last.ckpt"))
+    assert int(second["t.state_dict.model.steps"]) == 4 and int(first["t.state_dict.model.steps"]) == 2
+    steps = [int(line.split(",")[1]) for line in (out / "logs" / "csv" / "metrics.csv").read_text().splitlines()[1:]
+             if line.split(",")[1]]
+    assert max(steps) >= 2
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="train without --resume first"):
+        train(tiny_run_config(), tmp_path / "none", resume=True, progress=False)
+
+
+def test_non_finite_loss_stops_with_a_clear_message(tmp_path):
+    with pytest.raises(NonFiniteLossError, match="lower train.lr"):
+        train(tiny_run_config(lr=1e20, max_steps=20, gradient_clip=None), tmp_path / "nan", progress=False)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(tmp_path):
+    cfg = tiny_run_config(devices=2, strategy="ddp", max_steps=3)
+    path = cfg.to_yaml(tmp_path / "cfg.yaml")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "synesthesia.cli", "train", str(path), "--out",
+                           str(tmp_path / "ddp"), "--no-progress"], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())["training"]
+    assert metrics["world_size"] == 2 and metrics["global_step"] == 3
