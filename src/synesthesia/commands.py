@@ -45,7 +45,7 @@ QUICKSTART_CONFIG = {
     "modalities": {},
     "data": {"world": {"level": 3, "image_size": 32, "video_size": 32, "video_frames": 8},
              "n_train": 20000, "n_val": 256},
-    "train": {"batch_size": 64, "lr": 2e-3, "max_epochs": 100, "max_minutes": 4.5,
+    "train": {"batch_size": 64, "lr": 2e-3, "max_epochs": 100, "max_minutes": 4.5, "precision": "bf16-mixed",
               "checkpoint_every": 1000},
 }
 

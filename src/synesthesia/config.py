@@ -80,12 +80,18 @@ class DataConfig:
             raise ConfigError(f"data.n_train must be positive, got {self.n_train}")
 
 
+# learning-rate schedules (see synesthesia.training.callbacks): cosine decays over the budget
+SCHEDULES = ("cosine", "constant")
+
+
 @dataclass
 class TrainConfig:
     """Training options, passed to the Lightning Trainer."""
 
     batch_size: int = 64
     lr: float = 2e-3
+    schedule: str = "cosine"
+    warmup_steps: int = 100
     weight_decay: float = 0.0
     max_steps: int = -1
     max_epochs: int = 20
@@ -108,6 +114,8 @@ class TrainConfig:
             raise ConfigError(f"train.batch_size must be positive, got {self.batch_size}")
         if self.lr <= 0:
             raise ConfigError(f"train.lr must be positive, got {self.lr}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"train.schedule {self.schedule!r} unknown; choose from {', '.join(SCHEDULES)}")
         allowed = {"32-true", "32", "bf16-mixed", "bf16-true", "16-mixed", "64-true"}
         if str(self.precision) not in allowed:
             raise ConfigError(f"train.precision {self.precision!r} unknown; choose from {sorted(allowed)}")

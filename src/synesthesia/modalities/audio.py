@@ -29,7 +29,7 @@ class AudioModality(Modality):
 
     def __init__(self, sample_rate: int = 8000, seconds: float = 1.0, n_fft: int = 512, n_mels: int = 64,
                  frames: int = 64, channels: int = 128, feature_dim: int = 256, scale: float = 0.1,
-                 weight: float = 1.0, griffin_lim_iterations: int = 32, residual: bool = False) -> None:
+                 weight: float | None = None, griffin_lim_iterations: int = 32, residual: bool = False) -> None:
         try:
             stage_count(frames)
         except ValueError:

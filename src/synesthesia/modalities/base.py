@@ -7,6 +7,7 @@ tensors; they only call these methods, so a user's own modality plugs in by subc
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Sequence
@@ -14,6 +15,9 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 from synesthesia.errors import SynesthesiaError
+
+
+REFERENCE_ELEMENTS = 3 * 32 * 32
 
 
 class ModalityError(SynesthesiaError):
@@ -29,7 +33,8 @@ class Modality(ABC):
 
     name: str = ""
     feature_dim: int = 256
-    weight: float = 1.0
+    # likelihood weight; None balances modalities by size (see :meth:`likelihood_weight`)
+    weight: float | None = None
     # autoregressive decoders take the target during training: ``decoder(z, x)``
     autoregressive: bool = False
 
@@ -70,6 +75,15 @@ class Modality(ABC):
         """The output shown for latent ``z``: the likelihood's mean by default (autoregressive
         modalities decode step by step)."""
         return self.mean(decoder(z))
+
+    def likelihood_weight(self) -> float:
+        """The weight of ``log p(x | z)`` in the ELBO: ``weight`` when set, else
+        ``REFERENCE_ELEMENTS / elements``, so that every modality counts as much as a 32x32 RGB
+        image however many numbers it has (a caption of 20 tokens weighs about 150, an 8-frame
+        video 1/8). Without it the largest modality decides what the latent encodes."""
+        if self.weight is not None:
+            return float(self.weight)
+        return REFERENCE_ELEMENTS / math.prod(self.shape)
 
     # -- files -----------------------------------------------------------------------------
     @abstractmethod

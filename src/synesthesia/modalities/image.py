@@ -48,7 +48,7 @@ class ImageModality(Modality):
     name = "image"
 
     def __init__(self, size: int = 32, channels: int = 32, feature_dim: int = 256,
-                 scale: float = 0.1, weight: float = 1.0, residual: bool = False) -> None:
+                 scale: float = 0.1, weight: float | None = None, residual: bool = False) -> None:
         try:
             stage_count(size)
         except ValueError:
@@ -77,10 +77,12 @@ class ImageModality(Modality):
                            self.channels, residual=self.residual)
 
     def log_likelihood(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return gaussian_log_prob(torch.sigmoid(params), x, self.scale)
+        return gaussian_log_prob(params, x, self.scale)
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(params)
+        # the decoder's output is the mean itself: a squashing sigmoid saturates and can leave a
+        # decoder stuck on the background; decoding clamps to [0, 1]
+        return params
 
     def read(self, path: str | Path) -> Image.Image:
         return read_image(path)

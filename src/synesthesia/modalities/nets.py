@@ -37,25 +37,29 @@ def widths(base: int, stages: int, cap: int) -> list[int]:
 
 
 class Residual(nn.Module):
-    """x + conv(act(conv(act(x)))) with 3-wide kernels; keeps shape."""
+    """x + conv(act(conv(act(x)))) with 3-wide kernels (space only in 3-D); keeps shape."""
 
     def __init__(self, dims: int, channels: int) -> None:
         super().__init__()
         conv = _CONV[dims]
-        self.block = nn.Sequential(nn.SiLU(), conv(channels, channels, 3, padding=1),
-                                   nn.SiLU(), conv(channels, channels, 3, padding=1))
+        kernel, pad = ((1, 3, 3), (0, 1, 1)) if dims == 3 else (3, 1)
+        self.block = nn.Sequential(nn.SiLU(), conv(channels, channels, kernel, padding=pad),
+                                   nn.SiLU(), conv(channels, channels, kernel, padding=pad))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.block(x)
 
 
 def _stride(dims: int, time_strides: Sequence[int] | None, i: int):
-    """Stride and kernel per stage: 2 everywhere, except the time axis of 3-D towers, which
-    follows ``time_strides``."""
+    """Stride, kernel and padding per stage: stride 2 with kernel 4 everywhere, except the time
+    axis of 3-D towers, which follows ``time_strides``; a stage that keeps the time axis does not
+    mix frames (kernel 1: oneDNN's bf16 3-D kernels miscompute a time kernel wider than a short
+    time axis)."""
     if dims < 3 or time_strides is None:
-        return 2, 4
-    ts = time_strides[i]
-    return (ts, 2, 2), (4 if ts == 2 else 3, 4, 4)
+        return 2, 4, 1
+    if time_strides[i] == 2:
+        return (2, 2, 2), (4, 4, 4), (1, 1, 1)
+    return (1, 2, 2), (1, 4, 4), (0, 1, 1)
 
 
 class ConvEncoder(nn.Module):
@@ -70,8 +74,8 @@ class ConvEncoder(nn.Module):
         layers: list[nn.Module] = []
         ch_in = in_channels
         for i, ch in enumerate(widths(base, stages, cap)):
-            stride, kernel = _stride(dims, time_strides, i)
-            layers += [conv(ch_in, ch, kernel, stride=stride, padding=1)]
+            stride, kernel, pad = _stride(dims, time_strides, i)
+            layers += [conv(ch_in, ch, kernel, stride=stride, padding=pad)]
             if residual:
                 layers += [Residual(dims, ch)]
             layers += [nn.SiLU()]
@@ -79,7 +83,7 @@ class ConvEncoder(nn.Module):
         self.convs = nn.Sequential(*layers)
         out = list(spatial)
         for i in range(stages):
-            stride, _ = _stride(dims, time_strides, i)
+            stride = _stride(dims, time_strides, i)[0]
             strides = stride if isinstance(stride, tuple) else (stride,) * dims
             out = [o // s for o, s in zip(out, strides)]
         self.flat = ch_in * int(torch.tensor(out).prod())
@@ -99,23 +103,19 @@ class ConvDecoder(nn.Module):
         super().__init__()
         conv_t = _CONV_T[dims]
         chans = widths(base, stages, cap)[::-1]            # widest first
-        strides_all = []
-        for i in range(stages):
-            stride, kernel = _stride(dims, time_strides, i)
-            strides_all.append((stride, kernel))
-        strides_all = strides_all[::-1]
+        strides_all = [_stride(dims, time_strides, i) for i in range(stages)][::-1]
         start = list(spatial)
-        for stride, _ in strides_all:
+        for stride, _, _ in strides_all:
             strides = stride if isinstance(stride, tuple) else (stride,) * dims
             start = [o // s for o, s in zip(start, strides)]
         self.start_shape = (chans[0], *start)
         self.head = nn.Linear(latent_dim, int(torch.tensor(self.start_shape).prod()))
         layers: list[nn.Module] = []
-        for i, (stride, kernel) in enumerate(strides_all):
+        for i, (stride, kernel, pad) in enumerate(strides_all):
             ch_out = chans[i + 1] if i + 1 < stages else base
             if residual:
                 layers += [Residual(dims, chans[i])]
-            layers += [nn.SiLU(), conv_t(chans[i], ch_out, kernel, stride=stride, padding=1)]
+            layers += [nn.SiLU(), conv_t(chans[i], ch_out, kernel, stride=stride, padding=pad)]
         # the output layer mixes neighbours in space only (cheap at full resolution)
         kernel, pad = ((1, 3, 3), (0, 1, 1)) if dims == 3 else (3, 1)
         layers += [nn.SiLU(), _CONV[dims](base, out_channels, kernel, padding=pad)]

@@ -140,7 +140,7 @@ class TextModality(Modality):
     autoregressive = True
 
     def __init__(self, max_len: int = 24, feature_dim: int = 256, embed: int = 128, hidden: int = 256,
-                 weight: float = 1.0, temperature: float = 0.0, tokenizer=None) -> None:
+                 weight: float | None = None, temperature: float = 0.0, tokenizer=None) -> None:
         self.max_len, self.feature_dim, self.embed, self.hidden = max_len, feature_dim, embed, hidden
         self.weight, self.temperature = weight, temperature
         self.tokenizer = tokenizer

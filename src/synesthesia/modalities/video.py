@@ -41,7 +41,7 @@ class VideoModality(Modality):
     name = "video"
 
     def __init__(self, size: int = 32, frames: int = 8, channels: int = 16, feature_dim: int = 256,
-                 scale: float = 0.1, weight: float = 1.0, fps: int = 8, residual: bool = False) -> None:
+                 scale: float = 0.1, weight: float | None = None, fps: int = 8, residual: bool = False) -> None:
         try:
             self.stages = stage_count(size)
         except ValueError:
@@ -100,10 +100,12 @@ class VideoModality(Modality):
                                       residual=self.residual), encoder=False)
 
     def log_likelihood(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return gaussian_log_prob(torch.sigmoid(params), x, self.scale)
+        return gaussian_log_prob(params, x, self.scale)
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(params)
+        # the decoder's output is the mean itself: a squashing sigmoid saturates and can leave a
+        # decoder stuck on the background; decoding clamps to [0, 1]
+        return params
 
     # -- files -------------------------------------------------------------------------------
     def read(self, path: str | Path) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -70,3 +71,36 @@ class Throughput(L.Callback):
         secs = time.perf_counter() - self._t0
         if secs > 0 and self._n:
             pl_module.log("train/samples_per_s", self._n / secs * trainer.world_size, sync_dist=False)
+
+
+def budget_progress(trainer: L.Trainer) -> float:
+    """How much of the run's budget is spent, in [0, 1]: the larger of the step budget
+    (``max_steps`` or ``max_epochs``) and the time budget (``max_time``) fractions."""
+    progress = 0.0
+    total = trainer.estimated_stepping_batches
+    if math.isfinite(total) and total > 0:
+        progress = trainer.global_step / total
+    timer = next((c for c in trainer.callbacks if isinstance(c, L.pytorch.callbacks.Timer)), None)
+    if timer is not None and timer._duration:
+        progress = max(progress, timer.time_elapsed("train") / timer._duration)
+    return min(1.0, progress)
+
+
+class CosineSchedule(L.Callback):
+    """Linear warm-up over ``warmup_steps``, then cosine decay to ``final`` times the base learning
+    rate as the budget is spent (see :func:`budget_progress`), so a run stopped by its time limit
+    still ends at a low learning rate."""
+
+    def __init__(self, warmup_steps: int = 100, final: float = 0.02) -> None:
+        self.warmup_steps, self.final = warmup_steps, final
+
+    def factor(self, step: int, progress: float) -> float:
+        warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
+        return warm * (self.final + (1 - self.final) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        f = self.factor(trainer.global_step, budget_progress(trainer))
+        for opt in trainer.optimizers:
+            for group in opt.param_groups:
+                group.setdefault("base_lr", group["lr"])
+                group["lr"] = group["base_lr"] * f

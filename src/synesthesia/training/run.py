@@ -16,7 +16,7 @@ from synesthesia.data.sources import WorldSource, open_source
 from synesthesia.modalities import build_modality
 from synesthesia.models.registry import build_model
 from synesthesia.runs import load_modalities, save_modalities, save_weights, write_metrics
-from synesthesia.training.callbacks import SampleGrid, Throughput
+from synesthesia.training.callbacks import CosineSchedule, SampleGrid, Throughput
 from synesthesia.training.checkpoint_io import SafetensorsCheckpointIO
 from synesthesia.training.module import GenerativeModule, TensorDataModule
 
@@ -62,6 +62,8 @@ def _trainer(config: RunConfig, out: Path, enable_progress: bool) -> L.Trainer:
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", filename="step-{step}", every_n_train_steps=every,
                            save_last=True, save_top_k=2, monitor="step", mode="max")
     callbacks = [ckpt, Throughput()]
+    if t.schedule == "cosine":
+        callbacks.append(CosineSchedule(t.warmup_steps))
     if t.samples_every_epoch:
         callbacks.append(SampleGrid(out / "samples"))
     return L.Trainer(

@@ -109,7 +109,7 @@ class JointVAE(nn.Module):
         parts = {}
         for m, ll in self.log_likelihoods(z, data).items():
             present = mask[self.names.index(m)].to(ll.dtype)
-            total = total + self.modalities[m].weight * ll * present
+            total = total + self.modalities[m].likelihood_weight() * ll * present
             parts[m] = -(ll * present).sum() / present.sum().clamp_min(1.0)
         return total, parts
 
