@@ -12,6 +12,8 @@ from synesthesia.evaluation.fidelity import (extract_features, fid, fidelity_sco
                                              precision_recall)
 from synesthesia.evaluation.oracles import (DEFAULT_TRAINING, Oracle, OracleError, OracleTraining,
                                             TextOracle, get_oracle, get_oracles, oracle_world)
+from synesthesia.evaluation.scorer import (ContrastiveScorer, ScorerError, get_scorer, load_scorer,
+                                           retrieval_metrics, train_scorer)
 
 __all__ = [
     "Coherence", "DEFAULT_TRAINING", "Oracle", "OracleError", "OracleTraining", "TextOracle",
@@ -19,4 +21,6 @@ __all__ = [
     "entropy", "entropy_ratio", "extract_features", "fid", "fidelity_scores", "get_oracle",
     "get_oracles", "kid", "oracle_coherence", "oracle_world", "precision_recall", "self_bleu",
     "tokenize",
+    "ContrastiveScorer", "ScorerError", "get_scorer", "load_scorer", "retrieval_metrics",
+    "train_scorer",
 ]

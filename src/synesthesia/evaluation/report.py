@@ -1,0 +1,188 @@
+"""``metrics.json`` and ``report.html`` of an evaluation, written into a folder atomically (a
+temporary folder renamed into place, so a reader never sees half a report).
+
+The report: a table per direction, a heat map of strict coherence for (given subset -> target),
+sample grids with the conditioning shown beside each output, the cycle and fidelity tables, and
+plots made with matplotlib.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from synesthesia.io import atomic_dir, write_text_atomic
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "–" if math.isnan(v) else f"{v:.3f}"
+    return html.escape(str(v))
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def coherence_matrix(coherence: Mapping[str, dict]) -> tuple[list[str], list[str], np.ndarray]:
+    """Rows (given subsets), columns (targets) and strict coherence (nan where not served)."""
+    pairs = [(k.split("->")[0], k.split("->")[1]) for k in coherence]
+    givens = sorted({g for g, _ in pairs}, key=lambda g: (g.count("+"), g))
+    targets = sorted({t for _, t in pairs})
+    m = np.full((len(givens), len(targets)), np.nan)
+    for (g, t), v in zip(pairs, coherence.values()):
+        m[givens.index(g), targets.index(t)] = v["strict"]
+    return givens, targets, m
+
+
+def heatmap(coherence: Mapping[str, dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    givens, targets, m = coherence_matrix(coherence)
+    fig, ax = plt.subplots(figsize=(1.4 * len(targets) + 2.5, 0.42 * len(givens) + 1.4))
+    im = ax.imshow(np.ma.masked_invalid(m), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(targets)), targets)
+    ax.set_yticks(range(len(givens)), givens)
+    ax.set_xlabel("generated")
+    ax.set_ylabel("given")
+    for i in range(len(givens)):
+        for j in range(len(targets)):
+            if not math.isnan(m[i, j]):
+                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center",
+                        color="white" if m[i, j] < 0.6 else "black", fontsize=8)
+    fig.colorbar(im, ax=ax, label="strict coherence")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def cycle_plot(cycle: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 3))
+    rounds = [c["round"] for c in cycle]
+    for key in [k for k in cycle[0] if k != "round"]:
+        ax.plot(rounds, [c[key] for c in cycle], marker="o", label=key)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("round")
+    ax.set_ylabel("agreement with the start")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _as_frames(raw: Any, i: int) -> np.ndarray:
+    """One sample as an image to show: images as they are, videos as a strip of 4 frames."""
+    x = np.asarray(raw[i])
+    if x.ndim == 4:
+        pick = np.linspace(0, len(x) - 1, 4).round().astype(int)
+        return np.concatenate(list(x[pick]), axis=1)
+    return x
+
+
+def sample_grid(inputs: Mapping[str, Any], outputs: Any, labels: list[str], path: Path, n: int = 6,
+                height: int = 80) -> None:
+    """One row per sample: the visual inputs, then the output (videos as 4-frame strips), with the
+    row's label (the caption given, or what was generated) written beside it."""
+    from PIL import Image, ImageDraw
+
+    from synesthesia.world.preview import _font, save_image
+
+    rows = []
+    for i in range(min(n, len(labels))):
+        shown = (*inputs.values(), outputs) if outputs is not None else tuple(inputs.values())
+        cells = [_as_frames(v, i) for v in shown]
+        cells = [Image.fromarray(c).resize((int(c.shape[1] * height / c.shape[0]), height), Image.NEAREST)
+                 for c in cells]
+        rows.append((cells, labels[i]))
+    width = max(sum(c.width + 6 for c in cells) for cells, _ in rows) + 330
+    canvas = Image.new("RGB", (width, len(rows) * (height + 8) + 8), "white")
+    draw = ImageDraw.Draw(canvas)
+    for r, (cells, label) in enumerate(rows):
+        x, y = 8, 8 + r * (height + 8)
+        for c in cells:
+            canvas.paste(c, (x, y))
+            x += c.width + 6
+        draw.text((x + 6, y + height // 2 - 6), label[:60], fill="black", font=_font(12))
+    save_image(canvas, path)
+
+
+def write_report(out: str | Path, metrics: dict, grids: Mapping[str, tuple] | None = None,
+                 overwrite: bool = True) -> Path:
+    """Write ``out/metrics.json``, ``out/report.html`` and ``out/figures/``; return the HTML."""
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        figs = tmp / "figures"
+        figs.mkdir()
+        write_text_atomic(tmp / "metrics.json", json.dumps(metrics, indent=2, default=float))
+        parts = [f"<h1>Evaluation of {html.escape(str(metrics.get('run', '')))}</h1>",
+                 f"<p>{metrics.get('n', '')} test samples; data {metrics.get('data_fingerprint', '')}; "
+                 f"run {metrics.get('run_fingerprint', '')}; {metrics.get('seconds', '')} s</p>"]
+        if metrics.get("coherence"):
+            heatmap(metrics["coherence"], figs / "coherence.png")
+            parts.append("<h2>Coherence (strict) of every direction</h2><img src='figures/coherence.png'>")
+            rows = [[k, v["strict"], ", ".join(f"{a} {x:.3f}" for a, x in v["per_attribute"].items()),
+                     ", ".join(v.get("free", [])),
+                     _fmt(v.get("diversity", {}).get("mean", float("nan")))] for k, v in metrics["coherence"].items()]
+            parts.append(_table(["direction", "strict", "per attribute", "free attributes",
+                                 "free diversity"], rows))
+        parts += _sections(metrics, figs)
+        for name, (inputs, outputs, labels) in (grids or {}).items():
+            fname = f"grid-{name.replace('->', '-to-').replace('+', '-')}.png"
+            sample_grid(inputs, outputs, labels, figs / fname)
+            parts.append(f"<h3>{html.escape(name)}</h3><img src='figures/{fname}'>")
+        page = ("<!doctype html><html><head><meta charset='utf-8'><title>synesthesia evaluation</title>"
+                "<style>body{font-family:sans-serif;max-width:1100px} td,th{padding:3px 8px;"
+                "border-bottom:1px solid #ddd;text-align:left} table{border-collapse:collapse}</style>"
+                "</head><body>" + "\n".join(parts) + "</body></html>")
+        write_text_atomic(tmp / "report.html", page)
+    return Path(out) / "report.html"
+
+
+def _sections(metrics: dict, figs: Path) -> list[str]:
+    parts = []
+    joint = metrics.get("joint_coherence")
+    if joint:
+        parts.append("<h2>Joint coherence of unconditional samples</h2>" + _table(
+            ["strict", *joint["per_attribute"]], [[joint["strict"], *joint["per_attribute"].values()]]))
+    if metrics.get("fidelity"):
+        rows = []
+        for m, v in metrics["fidelity"].items():
+            for kind in ("conditional", "unconditional"):
+                if kind in v:
+                    s = v[kind]
+                    rows.append([m, kind + (f" on {v['conditional_on']}" if kind == "conditional" else ""),
+                                 s["fid"], s["kid"], s["precision"], s["recall"]])
+        parts.append("<h2>Fidelity (oracle features)</h2>" +
+                     _table(["modality", "samples", "FID", "KID", "precision", "recall"], rows))
+    if metrics.get("cycle"):
+        cycle_plot(metrics["cycle"], figs / "cycle.png")
+        keys = [k for k in metrics["cycle"][0] if k != "round"]
+        parts.append("<h2>Cycle</h2><img src='figures/cycle.png'>" +
+                     _table(["round", *keys], [[c["round"], *[c[k] for k in keys]] for c in metrics["cycle"]]))
+    if metrics.get("captioning"):
+        parts.append("<h2>Captioning</h2>" + _table(
+            ["direction", "BLEU-4", "CIDEr-D", "distinct-2", "self-BLEU"],
+            [[k, v["bleu4"], v["cider_d"], v["distinct_2"], v["self_bleu"]] for k, v in metrics["captioning"].items()]))
+    if metrics.get("likelihood"):
+        lik = {k: v for k, v in metrics["likelihood"].items() if k != "k"}
+        parts.append(f"<h2>Importance-weighted bounds (nats, K={metrics['likelihood'].get('k')})</h2>" +
+                     _table(list(lik), [list(lik.values())]))
+    if metrics.get("oracle_accuracy"):
+        parts.append("<h2>Oracle accuracy on real test samples</h2>" + _table(
+            ["modality", "per attribute"],
+            [[m, ", ".join(f"{a} {x:.4f}" for a, x in acc.items())] for m, acc in metrics["oracle_accuracy"].items()]))
+    return parts
