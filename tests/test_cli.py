@@ -46,3 +46,21 @@ def test_train_command_with_overrides(tmp_path, tiny_run, capsys):
     assert "fusion: poe" in (tmp_path / "r" / "config.yaml").read_text()
     assert main(["train", str(cfg), "--set", "model.fusion=sum", "--out", str(tmp_path / "x")]) == 2
     assert "choose from poe, moe, mopoe" in capsys.readouterr().err
+
+
+def test_evaluate_command_writes_metrics_and_report(tmp_path, tiny_run, tiny_world, capsys):
+    import json
+
+    from synesthesia.evaluation.oracles import OracleTraining, get_oracle
+
+    cache = tmp_path / "oracles"
+    for m in ("image", "audio", "video"):
+        get_oracle(tiny_world.config, m, cache_dir=cache, training=OracleTraining(n_train=256, epochs=1, n_test=64))
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(tiny_run), "--n", "40", "--out", str(out), "--oracle-cache", str(cache),
+                 "--cycle-rounds", "2"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["coherence"]) == 28 and len(metrics["cycle"]) == 2
+    assert set(metrics["fid"]) == {"image", "audio", "video"}
+    assert set(metrics["likelihood"]) >= {"image", "text", "audio", "video", "joint"}
+    assert "text->image" in capsys.readouterr().out and (out / "report.html").is_file()

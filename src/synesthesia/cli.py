@@ -11,6 +11,7 @@ from typing import Sequence
 COMMAND_MODULES: dict[str, str] = {
     "world": "synesthesia.world.commands",
     "models": "synesthesia.commands",
+    "evaluate": "synesthesia.evaluation.commands",
 }
 
 

@@ -39,7 +39,10 @@ class Pipeline:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        tensor = next(iter(self.model.parameters()), None)
+        if tensor is None:
+            tensor = next(iter(self.model.buffers()), None)
+        return tensor.device if tensor is not None else torch.device("cpu")
 
     def to(self, device) -> "Pipeline":
         self.model.to(device)

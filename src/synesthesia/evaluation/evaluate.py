@@ -32,9 +32,11 @@ def run_fingerprint(run: Path | None) -> str:
 def evaluate(run: str | Path | Any, data: str | Path | None = None, n: int = 1000,
              out: str | Path | None = None, seed: int = 0, temperature: float = 1.0,
              cycle_rounds: int = 3, oracle_dir: str | Path | None = None,
-             log: Callable[[str], None] = print, **generate_options) -> dict:
+             log: Callable[[str], None] = print, scorer_dir: str | Path | None = None,
+             scorer_steps: int | None = None, **generate_options) -> dict:
     """Evaluate ``run`` (a run folder or a loaded :class:`~synesthesia.pipeline.Pipeline`);
-    with ``out`` also write ``metrics.json`` and ``report.html`` there."""
+    with ``out`` also write ``metrics.json`` and ``report.html`` there. ``scorer_dir`` and
+    ``scorer_steps`` set where and how long the contrastive scorers for users' data train."""
     from synesthesia.pipeline import Pipeline, load
 
     pipe = run if isinstance(run, Pipeline) else load(run)
@@ -48,7 +50,9 @@ def evaluate(run: str | Path | Any, data: str | Path | None = None, n: int = 100
     else:
         from synesthesia.evaluation.paired import PairedEvaluation
 
-        suite = PairedEvaluation(pipe, eval_data, seed, temperature, log, **generate_options)
+        extra = {"scorer_steps": scorer_steps} if scorer_steps else {}
+        suite = PairedEvaluation(pipe, eval_data, seed, temperature, log, cache_dir=scorer_dir,
+                                 manifest=data, **extra, **generate_options)
         metrics = suite.run()
         grids = {}
     metrics.update({"run": str(pipe.run) if pipe.run else "in-memory",

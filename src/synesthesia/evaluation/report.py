@@ -31,24 +31,24 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def coherence_matrix(coherence: Mapping[str, dict]) -> tuple[list[str], list[str], np.ndarray]:
-    """Rows (given subsets), columns (targets) and strict coherence (nan where not served)."""
+def coherence_matrix(coherence: Mapping[str, dict], key: str = "strict") -> tuple[list[str], list[str], np.ndarray]:
+    """Rows (given subsets), columns (targets) and the ``key`` score (nan where not served)."""
     pairs = [(k.split("->")[0], k.split("->")[1]) for k in coherence]
     givens = sorted({g for g, _ in pairs}, key=lambda g: (g.count("+"), g))
     targets = sorted({t for _, t in pairs})
     m = np.full((len(givens), len(targets)), np.nan)
     for (g, t), v in zip(pairs, coherence.values()):
-        m[givens.index(g), targets.index(t)] = v["strict"]
+        m[givens.index(g), targets.index(t)] = v[key]
     return givens, targets, m
 
 
-def heatmap(coherence: Mapping[str, dict], path: Path) -> None:
+def heatmap(coherence: Mapping[str, dict], path: Path, key: str = "strict") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    givens, targets, m = coherence_matrix(coherence)
+    givens, targets, m = coherence_matrix(coherence, key)
     fig, ax = plt.subplots(figsize=(1.4 * len(targets) + 2.5, 0.42 * len(givens) + 1.4))
     im = ax.imshow(np.ma.masked_invalid(m), vmin=0, vmax=1, cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(targets)), targets)
@@ -60,7 +60,7 @@ def heatmap(coherence: Mapping[str, dict], path: Path) -> None:
             if not math.isnan(m[i, j]):
                 ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center",
                         color="white" if m[i, j] < 0.6 else "black", fontsize=8)
-    fig.colorbar(im, ax=ax, label="strict coherence")
+    fig.colorbar(im, ax=ax, label=key.replace("_", " "))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -131,14 +131,23 @@ def write_report(out: str | Path, metrics: dict, grids: Mapping[str, tuple] | No
         parts = [f"<h1>Evaluation of {html.escape(str(metrics.get('run', '')))}</h1>",
                  f"<p>{metrics.get('n', '')} test samples; data {metrics.get('data_fingerprint', '')}; "
                  f"run {metrics.get('run_fingerprint', '')}; {metrics.get('seconds', '')} s</p>"]
-        if metrics.get("coherence"):
-            heatmap(metrics["coherence"], figs / "coherence.png")
+        coh = metrics.get("coherence") or {}
+        if coh and "strict" in next(iter(coh.values())):
+            heatmap(coh, figs / "coherence.png")
             parts.append("<h2>Coherence (strict) of every direction</h2><img src='figures/coherence.png'>")
             rows = [[k, v["strict"], ", ".join(f"{a} {x:.3f}" for a, x in v["per_attribute"].items()),
                      ", ".join(v.get("free", [])),
-                     _fmt(v.get("diversity", {}).get("mean", float("nan")))] for k, v in metrics["coherence"].items()]
+                     _fmt(v.get("diversity", {}).get("mean", float("nan")))] for k, v in coh.items()]
             parts.append(_table(["direction", "strict", "per attribute", "free attributes",
                                  "free diversity"], rows))
+        elif coh:
+            heatmap(coh, figs / "coherence.png", key="r_precision")
+            parts.append("<h2>Coherence (contrastive scorer R-precision) of every direction</h2>"
+                         "<img src='figures/coherence.png'>")
+            rows = [[k, v["r_precision"], v["similarity"]] for k, v in coh.items()]
+            rows += [[f"real pairs {k}", v["r_precision"], v["similarity"]]
+                     for k, v in metrics.get("real_pairs", {}).items()]
+            parts.append(_table(["direction", "R-precision", "similarity"], rows))
         parts += _sections(metrics, figs)
         for name, (inputs, outputs, labels) in (grids or {}).items():
             fname = f"grid-{name.replace('->', '-to-').replace('+', '-')}.png"
@@ -158,6 +167,8 @@ def _sections(metrics: dict, figs: Path) -> list[str]:
     if joint:
         parts.append("<h2>Joint coherence of unconditional samples</h2>" + _table(
             ["strict", *joint["per_attribute"]], [[joint["strict"], *joint["per_attribute"].values()]]))
+    if metrics.get("fid") and not metrics.get("fidelity"):
+        parts.append("<h2>FID (scorer embeddings)</h2>" + _table(list(metrics["fid"]), [list(metrics["fid"].values())]))
     if metrics.get("fidelity"):
         rows = []
         for m, v in metrics["fidelity"].items():
@@ -178,7 +189,7 @@ def _sections(metrics: dict, figs: Path) -> list[str]:
             ["direction", "BLEU-4", "CIDEr-D", "distinct-2", "self-BLEU"],
             [[k, v["bleu4"], v["cider_d"], v["distinct_2"], v["self_bleu"]] for k, v in metrics["captioning"].items()]))
     if metrics.get("likelihood"):
-        lik = {k: v for k, v in metrics["likelihood"].items() if k != "k"}
+        lik = {k: v for k, v in metrics["likelihood"].items() if k not in ("k", "n")}
         parts.append(f"<h2>Importance-weighted bounds (nats, K={metrics['likelihood'].get('k')})</h2>" +
                      _table(list(lik), [list(lik.values())]))
     if metrics.get("oracle_accuracy"):

@@ -168,16 +168,20 @@ class WorldEvaluation:
         return rounds_out
 
     # -- likelihood and captioning -------------------------------------------------------------
-    def likelihood(self, batch: int = 250) -> dict:
+    def likelihood(self, n: int = 300, batch: int = 300) -> dict:
+        """Mean importance-weighted bound (nats) of each modality alone and of all together, on
+        the first ``n`` test samples (models that have ``iwae``)."""
         model = self.pipe.model
         if not hasattr(model, "iwae"):
             return {}
+        n = min(n, self.data.n)
         out, g = {}, torch.Generator().manual_seed(self.seed)
         for key, mods in [*((m, [m]) for m in self.pipe.modalities), ("joint", list(self.pipe.modalities))]:
-            vals = [model.iwae({m: self.data.tensors[m][lo:lo + batch] for m in mods}, generator=g)
-                    for lo in range(0, self.data.n, batch)]
+            vals = [model.iwae({m: self.data.tensors[m][lo:min(n, lo + batch)] for m in mods}, generator=g)
+                    for lo in range(0, n, batch)]
             out[key] = float(torch.cat(vals).mean())
         out["k"] = int(getattr(getattr(model, "config", None), "iw_samples", 0))
+        out["n"] = n
         return out
 
     def captioning(self, directions: Sequence[Direction], references: int = 5) -> dict:

@@ -75,14 +75,22 @@ class AudioModality(Modality):
         waves = torch.from_numpy(np.stack([self.waveform(r) for r in raws]))         # (B, L)
         return dsp.log_mel(waves, self.sample_rate, self.n_fft, self.hop, self.n_mels, self.frames)
 
-    def decode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> list[tuple[np.ndarray, int]]:
-        mag = dsp.mel_to_magnitude(x.float(), self.sample_rate, self.n_fft, self.n_mels)
+    def decode_batch(self, x: torch.Tensor, generator: torch.Generator | None = None,
+                     chunk: int = 50) -> np.ndarray:
+        """Spectrograms -> float32 waveforms (B, length) by fast Griffin-Lim, ``chunk`` clips at a
+        time (large STFT batches spend their time allocating memory). Seeded: the same
+        spectrogram always gives the same waveform unless a generator is passed."""
         if generator is None:
             generator = torch.Generator().manual_seed(0)
-        waves = dsp.griffin_lim(mag, self.n_fft, self.hop, self.length, self.griffin_lim_iterations,
-                                generator=generator)
-        waves = waves.clamp(-1, 1).cpu().numpy().astype(np.float32)
-        return [(w, self.sample_rate) for w in waves]
+        waves = []
+        for lo in range(0, len(x), chunk):
+            mag = dsp.mel_to_magnitude(x[lo:lo + chunk].float(), self.sample_rate, self.n_fft, self.n_mels)
+            waves.append(dsp.griffin_lim(mag, self.n_fft, self.hop, self.length, self.griffin_lim_iterations,
+                                         generator=generator))
+        return torch.cat(waves).clamp(-1, 1).cpu().numpy().astype(np.float32)
+
+    def decode(self, x: torch.Tensor, generator: torch.Generator | None = None) -> list[tuple[np.ndarray, int]]:
+        return [(w, self.sample_rate) for w in self.decode_batch(x, generator)]
 
     # -- networks ----------------------------------------------------------------------------
     def build_encoder(self) -> nn.Module:

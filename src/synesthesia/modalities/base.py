@@ -52,6 +52,12 @@ class Modality(ABC):
     def decode(self, x: torch.Tensor) -> list[Any]:
         """Tensor ``(B, *shape)`` -> list of raw values."""
 
+    def decode_batch(self, x: torch.Tensor) -> Any:
+        """Tensor ``(B, *shape)`` -> the batch as one array in the world's raw layout (uint8
+        images (B, H, W, 3), uint8 videos (B, T, H, W, 3), float32 waveforms (B, L)), or a list
+        for modalities without one (text)."""
+        return self.decode(x)
+
     # -- networks --------------------------------------------------------------------------
     @abstractmethod
     def build_encoder(self) -> nn.Module:

@@ -71,7 +71,7 @@ def log_mel(wave: torch.Tensor, sample_rate: int, n_fft: int, hop: int, n_mels: 
 
 
 def mel_to_magnitude(x: torch.Tensor, sample_rate: int, n_fft: int, n_mels: int,
-                     iterations: int = 100) -> torch.Tensor:
+                     iterations: int = 50) -> torch.Tensor:
     """Normalised log-mel (B, M, T) -> linear STFT magnitude (B, F, T).
 
     Solves ``min ||fb @ P - mel||^2`` over non-negative power spectra P with Lee & Seung's

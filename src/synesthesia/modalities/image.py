@@ -64,9 +64,11 @@ class ImageModality(Modality):
         arr = np.stack([to_rgb_array(r, self.size) for r in raws])              # (B, S, S, 3)
         return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div_(255.0)    # (B, 3, S, S)
 
+    def decode_batch(self, x: torch.Tensor) -> np.ndarray:
+        return (x.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
     def decode(self, x: torch.Tensor) -> list[Image.Image]:
-        arr = (x.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-        return [Image.fromarray(a) for a in arr]
+        return [Image.fromarray(a) for a in self.decode_batch(x)]
 
     def build_encoder(self) -> nn.Module:
         return ConvEncoder(2, 3, (self.size, self.size), stage_count(self.size), self.channels,

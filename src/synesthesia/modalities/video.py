@@ -84,9 +84,11 @@ class VideoModality(Modality):
         arr = np.stack([self.frames_array(r) for r in raws])                  # (B, T, S, S, 3)
         return torch.from_numpy(arr).permute(0, 1, 4, 2, 3).float().div_(255.0)
 
+    def decode_batch(self, x: torch.Tensor) -> np.ndarray:
+        return (x.float().clamp(0, 1).permute(0, 1, 3, 4, 2).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
     def decode(self, x: torch.Tensor) -> list[list[Image.Image]]:
-        arr = (x.clamp(0, 1).permute(0, 1, 3, 4, 2).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-        return [[Image.fromarray(f) for f in clip] for clip in arr]
+        return [[Image.fromarray(f) for f in clip] for clip in self.decode_batch(x)]
 
     # -- networks: (B, T, 3, S, S) <-> (B, 3, T, S, S) around 3-D convolutions -------------------
     def build_encoder(self) -> nn.Module:

@@ -11,6 +11,7 @@ Shapes: data[m] (B, *shape_m); masks[m] bool (B,); experts mu/logvar (M, B, D), 
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Callable, Mapping, Sequence
 
@@ -132,6 +133,16 @@ class JointVAE(nn.Module):
                 "beta": torch.tensor(beta), "rec": {m: v.detach() for m, v in rec.items()}}
 
     # -- generation --------------------------------------------------------------------------
+    def directions(self) -> list[tuple[tuple[str, ...], str]]:
+        """Every (given subset, target) this model serves: any non-empty subset of the other
+        modalities, for every target."""
+        out = []
+        for target in self.names:
+            others = [m for m in self.names if m != target]
+            for r in range(1, len(others) + 1):
+                out += [(given, target) for given in itertools.combinations(others, r)]
+        return out
+
     @torch.no_grad()
     def generate(self, given: Mapping[str, torch.Tensor], targets: Sequence[str],
                  generator: torch.Generator | None = None, temperature: float = 1.0,
