@@ -110,3 +110,21 @@ class TensorDataModule(L.LightningDataModule):
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         return batch.to(device) if isinstance(batch, MultimodalBatch) else batch
+
+
+# how a model trains (its ``training_kind`` attribute) -> "module:class" of its LightningModule
+LIGHTNING_MODULES: dict[str, str] = {
+    "likelihood": "synesthesia.training.module:GenerativeModule",
+    "adversarial": "synesthesia.training.adversarial:AdversarialModule",
+}
+
+
+def lightning_module(model: torch.nn.Module, train: TrainConfig) -> L.LightningModule:
+    """Wrap ``model`` in the LightningModule its ``training_kind`` (default "likelihood") asks for."""
+    import importlib
+
+    kind = getattr(model, "training_kind", "likelihood")
+    if kind not in LIGHTNING_MODULES:
+        raise SynesthesiaError(f"no trainer for training_kind {kind!r}; known: {', '.join(LIGHTNING_MODULES)}")
+    module, cls = LIGHTNING_MODULES[kind].split(":")
+    return getattr(importlib.import_module(module), cls)(model, train)

@@ -18,7 +18,7 @@ from synesthesia.models.registry import build_model
 from synesthesia.runs import load_modalities, save_modalities, save_weights, write_metrics
 from synesthesia.training.callbacks import CosineSchedule, SampleGrid, Throughput
 from synesthesia.training.checkpoint_io import SafetensorsCheckpointIO
-from synesthesia.training.module import GenerativeModule, TensorDataModule
+from synesthesia.training.module import TensorDataModule, lightning_module
 
 
 def resolve_modalities(config: RunConfig, source) -> dict:
@@ -106,7 +106,7 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
     train_set = source.dataset("train", config.data.n_train, modalities, config.data.missing_p)
     val_set = source.dataset("val", config.data.n_val, modalities) if config.data.n_val else None
     model = build_model(config.family, modalities, config.model)
-    module = GenerativeModule(model, config.train)
+    module = lightning_module(model, config.train)
     data = TensorDataModule(train_set, val_set, config.train.batch_size, config.train.num_workers)
     trainer = _trainer(config, out, progress)
     t0 = time.perf_counter()
