@@ -24,18 +24,56 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _routes(items: list[str]) -> dict[str, str]:
+    routes = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"synesthesia: error: --route takes DIRECTION=RUN, e.g. 'text->image=runs/gan'; got {item!r}")
+        direction, run = item.split("=", 1)
+        routes[direction.strip()] = run.strip()
+    return routes
+
+
+def _sampling_options(args: argparse.Namespace) -> dict:
+    if not args.sampler:
+        return {}
+    return {"sampler": args.sampler, "steps": args.steps, "chains": args.chains}
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     import synesthesia
 
-    pipe = synesthesia.load(args.run)
+    pipe = synesthesia.load(*args.run, routes=_routes(args.route))
     given = {"text": args.text, "image": args.image, "audio": args.audio, "video": args.video}
-    outs = pipe.generate(args.to, n=args.n, seed=args.seed, **given)
+    outs = pipe.generate(args.to, n=args.n, seed=args.seed, **given, **_sampling_options(args))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     ext = args.format or EXTENSIONS[args.to]
     for k, raw in enumerate(outs):
         path = pipe.save(raw, args.to, out / f"{args.to}-{k:02d}.{ext}")
         print(f"{path}" + (f"\t{raw}" if args.to == "text" else ""))
+    info = getattr(getattr(pipe, "model", None), "last_sampling", None)
+    if info:
+        print("sampler: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()))
+    return 0
+
+
+def cmd_cycle(args: argparse.Namespace) -> int:
+    import synesthesia
+    from synesthesia.cycle import write_cycle
+
+    if (args.text is None) == (args.image is None):
+        print("synesthesia: error: start the cycle from --text or from --image (one of them)", file=sys.stderr)
+        return 2
+    pipe = synesthesia.load(*args.run, routes=_routes(args.route))
+    result = pipe.cycle(text=args.text, image=str(args.image) if args.image else None,
+                        rounds=args.rounds, seed=args.seed)
+    folder = write_cycle(result, args.output)
+    for r, caps in enumerate(result.captions):
+        print(f"round {r}: {caps[0] if caps else '(image)'}")
+    for a in result.agreement:
+        print(f"round {a['round']}: caption keeps the start {a['caption']:.0%}, image {a['image']:.0%}")
+    print(f"wrote {folder / 'cycle.png'} and {folder / 'cycle.html'}")
     return 0
 
 
@@ -91,6 +129,11 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_routing(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--route", action="append", default=[], metavar="DIRECTION=RUN",
+                   help="send a direction to one of the runs, e.g. --route 'text->image=runs/gan' (repeatable)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("train", help="train a model from a YAML config into a run folder",
                        description="Train a model from a YAML config (presets in configs/) into a run "
@@ -104,8 +147,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.set_defaults(func=cmd_train)
 
     g = sub.add_parser("generate", help="generate one modality from any subset of the others",
-                       description="Generate outputs of --to from the given inputs with a trained run.")
-    g.add_argument("run", type=Path, help="run folder made by 'synesthesia train' or 'quickstart'")
+                       description="Generate outputs of --to from the given inputs with a trained run "
+                                   "(or several: each direction goes to the best of them, or to --route).")
+    g.add_argument("run", type=Path, nargs="+", help="run folder(s) made by 'synesthesia train' or 'quickstart'")
+    _add_routing(g)
     g.add_argument("--to", required=True, choices=["image", "text", "audio", "video"], help="target modality")
     g.add_argument("--text", help="caption to condition on")
     g.add_argument("--image", type=Path, help="image file to condition on")
@@ -115,7 +160,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--format", help="file extension for outputs (default png/txt/wav/gif)")
     g.add_argument("-o", "--output", required=True, help="folder to write outputs into")
+    g.add_argument("--sampler", default=None,
+                   help="sample the posterior by MCMC instead of the encoder alone: mala, hmc or langevin")
+    g.add_argument("--steps", type=int, default=30, help="MCMC steps with --sampler (default 30)")
+    g.add_argument("--chains", type=int, default=1, help="MCMC chains per input with --sampler (default 1)")
     g.set_defaults(func=cmd_generate)
+
+    c = sub.add_parser("cycle", help="image→text→image→… from a caption or an image",
+                       description="Alternate text→image and image→text generation from --text or --image; "
+                                   "write the chain as PNG and HTML with the agreement with the start.")
+    c.add_argument("run", type=Path, nargs="+", help="run folder(s); with several, each direction goes to the best")
+    _add_routing(c)
+    c.add_argument("--text", help="caption to start from")
+    c.add_argument("--image", type=Path, help="image file to start from")
+    c.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
+    c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    c.add_argument("-o", "--output", required=True, type=Path, help="folder to write cycle.png/html/json into")
+    c.set_defaults(func=cmd_cycle)
 
     q = sub.add_parser("quickstart", help="make a world, train a model, write a gallery (minutes)",
                        description="Train a MoPoE joint VAE on the level-3 world (32 px, all four "

@@ -80,20 +80,39 @@ class Pipeline:
         """Generate ``n`` outputs of modality ``to`` per input.
 
         With single inputs the result is a list of ``n`` outputs; with lists of B inputs it is a
-        list of B lists of ``n`` outputs.
+        list of B lists of ``n`` outputs. Keywords that are not modality names are options of the
+        model's ``generate`` (e.g. ``top_k``, ``top_p``, ``cfg_scale`` of transformers).
         """
         self._check([to], "generate")
         if n < 1:
             raise PipelineError(f"n must be at least 1, got {n}")
+        options = self._options(given)
         tensors, b, batched = self._encode_given(given)
         if to in tensors:
             raise PipelineError(f"{to!r} is both given and asked for; drop {to}= or choose another target")
         tensors = {m: x.repeat_interleave(n, dim=0) for m, x in tensors.items()}
         g = self._generator(seed)
-        out = self.model.generate(tensors, [to], generator=g, temperature=temperature)[to]
+        out = self.model.generate(tensors, [to], generator=g, temperature=temperature, **options)[to]
         raws = self.modalities[to].decode(out.float().cpu())
         groups = [raws[i * n:(i + 1) * n] for i in range(b)]
         return groups if batched else groups[0]
+
+    def _options(self, given: dict) -> dict:
+        """Pop the keywords of ``given`` that name no modality: options for ``model.generate``,
+        which must accept them."""
+        import inspect
+
+        from synesthesia.modalities import MODALITY_CLASSES
+
+        options = {k: given.pop(k) for k in list(given) if k not in self.modalities and k not in MODALITY_CLASSES}
+        params = inspect.signature(self.model.generate).parameters
+        if options and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            taken = [k for k in params if k not in ("given", "targets", "generator", "temperature", "batch_size")]
+            bad = [k for k in options if k not in taken]
+            if bad:
+                raise PipelineError(f"{', '.join(bad)} is neither a modality of this model ({', '.join(self.modalities)}) "
+                                    f"nor an option of its generate ({', '.join(taken) or 'it takes none'})")
+        return options
 
     @torch.no_grad()
     def sample(self, n: int = 1, seed: int | None = None, to: Sequence[str] | None = None,
@@ -116,6 +135,13 @@ class Pipeline:
 
     def generate_video(self, n: int = 1, seed: int | None = None, **given) -> list:
         return self.generate("video", n=n, seed=seed, **given)
+
+    def cycle(self, text=None, image=None, rounds: int = 5, seed: int = 0):
+        """image -> text -> image -> ... from ``text`` or ``image`` (one value or a list); see
+        :func:`synesthesia.cycle.run_cycle`."""
+        from synesthesia.cycle import run_cycle
+
+        return run_cycle(self, text=text, image=image, rounds=rounds, seed=seed)
 
     def _generator(self, seed: int | None) -> torch.Generator:
         g = torch.Generator(device=self.device)

@@ -130,8 +130,15 @@ def test_text_networks_and_greedy_decoding(batch):
     assert logits.shape == (2, m.max_len, m.vocab_size)
     out = m.draw(dec, z)
     assert out.shape == (2, m.max_len)
-    # greedy decoding is the argmax of teacher-forced logits fed its own tokens
-    assert torch.equal(dec(z, out).argmax(-1)[:, 0], out[:, 0])
+    # greedy decoding is the argmax (over words, not PAD/BOS) of teacher-forced logits fed its own tokens
+    logits = dec(z, out)
+    logits[..., :3] = -float("inf")
+    logits[..., 3] = dec(z, out)[..., 3]
+    first_eos = (out == EOS).float().argmax(1)
+    for i in range(2):
+        k = int(first_eos[i])
+        assert torch.equal(logits[i, :k].argmax(-1), out[i, :k])
+    assert ((out == EOS).sum(1) == 1).all()
 
 
 def test_unknown_modality_and_option():

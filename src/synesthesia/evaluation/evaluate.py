@@ -61,7 +61,20 @@ def evaluate(run: str | Path | Any, data: str | Path | None = None, n: int = 100
                     "generate_options": {k: v for k, v in generate_options.items()}})
     if out is not None:
         write_report(out, metrics, grids)
+    if pipe.run is not None and not isinstance(run, Pipeline):
+        record(pipe.run, metrics)
     return metrics
+
+
+def record(run: Path, metrics: dict) -> None:
+    """Keep a summary in the run's metrics.json (composed pipelines route by it)."""
+    from synesthesia.runs import write_metrics
+
+    key = "strict" if metrics["coherence"] and "strict" in next(iter(metrics["coherence"].values())) else "r_precision"
+    write_metrics(Path(run), {"evaluation": {
+        "coherence": {k: v[key] for k, v in metrics["coherence"].items()}, "score": key,
+        "data_fingerprint": metrics["data_fingerprint"], "n": metrics["n"],
+        "generate_options": metrics.get("generate_options", {})}})
 
 
 def world_grids(suite) -> dict[str, tuple]:

@@ -103,14 +103,15 @@ class TextDecoder(nn.Module):
     @torch.no_grad()
     def generate(self, z: torch.Tensor, generator: torch.Generator | None = None,
                  temperature: float = 0.0) -> torch.Tensor:
-        """Token ids (B, max_len): greedy when ``temperature`` is 0, else sampled."""
+        """Token ids (B, max_len): greedy when ``temperature`` is 0, else sampled. At most
+        ``max_len - 1`` words, then EOS, as in the data (so outputs can be given back as input)."""
         b = len(z)
         cond = self.cond(z)                                             # (B, E)
         h = torch.tanh(self.init(z))[None]                              # (1, B, H)
         tok = torch.full((b, 1), BOS, dtype=torch.long, device=z.device)
         done = torch.zeros(b, dtype=torch.bool, device=z.device)
         out = torch.full((b, self.max_len), PAD, dtype=torch.long, device=z.device)
-        for t in range(self.max_len):
+        for t in range(self.max_len - 1):
             o, h = self.gru(self.embed(tok) + cond[:, None, :], h)      # (B, 1, H)
             logits = self.out(o[:, 0])                                  # (B, V)
             logits[:, PAD] = -float("inf")
@@ -126,6 +127,7 @@ class TextDecoder(nn.Module):
             if bool(done.all()):
                 break
             tok = nxt[:, None]
+        out[~done, self.max_len - 1] = EOS
         return out
 
 

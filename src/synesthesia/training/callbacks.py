@@ -18,8 +18,10 @@ def direction_rows(model, batch: MultimodalBatch, target: str = "image", seed: i
     """Generated ``target`` tensors for each single given modality and for the prior."""
     g = torch.Generator(device="cpu").manual_seed(seed)
     rows = {}
+    # models that serve only some directions (conditional GANs) list them; skip the others
+    served = {(tuple(gv), t) for gv, t in model.directions()} if hasattr(model, "directions") else None
     for m in batch.data:
-        if m != target:
+        if m != target and (served is None or ((m,), target) in served):
             rows[f"{m}->{target}"] = model.generate({m: batch.data[m]}, [target], generator=g)[target]
     rows[f"prior->{target}"] = model.generate({}, [target], generator=g, batch_size=len(batch))[target]
     return rows

@@ -93,12 +93,15 @@ def test_log_joint_is_prior_plus_likelihoods(tiny_modalities, tiny_data):
     model = JointVAE(tiny_modalities, JointVAEConfig(latent_dim=8)).eval()
     given = {"image": tiny_data[[0, 1]].data["image"]}
     z = torch.randn(3, 2, 8)
-    lj = model.log_joint(z, given)
+    lj = model.log_joint(z, given, weighted=False)
     assert lj.shape == (3, 2)
     from synesthesia.models.joint_vae.fusion import standard_log_prob
 
     direct = standard_log_prob(z[1]) + model.log_likelihoods(z[1], given)["image"]
     assert torch.allclose(lj[1], direct, atol=1e-4)
+    w = tiny_modalities["image"].likelihood_weight()
+    weighted = standard_log_prob(z[1]) + w * model.log_likelihoods(z[1], given)["image"]
+    assert torch.allclose(model.log_joint(z, given)[1], weighted, atol=1e-3)
 
 
 def test_config_errors_and_yaml_round_trip(tmp_path):
@@ -115,3 +118,35 @@ def test_kl_warmup_ramps_beta(tiny_modalities, tiny_data):
     batch = tiny_data[[0, 1]]
     betas = [model(batch.data)["beta"].item() for _ in range(6)]
     assert betas == [0.0, 0.5, 1.0, 1.5, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("sampler", ["mala", "hmc"])
+def test_mcmc_generation_raises_the_log_posterior(sampler, tiny_modalities, tiny_data, seeded):
+    """MCMC moves z from the amortised draws towards higher p(z) p(x | z)."""
+    model = JointVAE(tiny_modalities, JointVAEConfig(latent_dim=8))
+    _train(model, tiny_data, 10)
+    model.eval()
+    given = {"text": tiny_data[list(range(16))].data["text"]}
+    g = torch.Generator().manual_seed(0)
+    z0 = model.sample_posterior(given, g)
+    z = model.sample_posterior_mcmc(given, sampler, steps=20, chains=2, generator=torch.Generator().manual_seed(0),
+                                    n_leapfrog=4) if sampler == "hmc" else \
+        model.sample_posterior_mcmc(given, sampler, steps=20, chains=2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before, after = model.log_joint(z0[None], given).mean(), model.log_joint(z[None], given).mean()
+    assert after > before
+    out = model.generate(given, ["image"], generator=g, sampler=sampler, steps=6, chains=2)
+    assert out["image"].shape == (16, 3, 16, 16)
+    info = model.last_sampling
+    assert info["sampler"] == sampler and 0 < info["acceptance"] <= 1 and "rhat_max" in info
+
+
+def test_importance_resampling_prefers_likely_latents(tiny_modalities, tiny_data, seeded):
+    model = JointVAE(tiny_modalities, JointVAEConfig(latent_dim=8))
+    _train(model, tiny_data, 10)
+    model.eval()
+    given = {"image": tiny_data[list(range(32))].data["image"]}
+    with torch.no_grad():
+        one = torch.stack([model.log_joint(model.sample_posterior(given)[None], given)[0] for _ in range(4)]).mean()
+        best = model.log_joint(model.sample_posterior_resampled(given, 16)[None], given)[0].mean()
+    assert best > one

@@ -146,20 +146,77 @@ class JointVAE(nn.Module):
     @torch.no_grad()
     def generate(self, given: Mapping[str, torch.Tensor], targets: Sequence[str],
                  generator: torch.Generator | None = None, temperature: float = 1.0,
-                 batch_size: int | None = None) -> dict[str, torch.Tensor]:
+                 batch_size: int | None = None, sampler: str | None = None, steps: int = 30,
+                 warmup: int | None = None, chains: int = 1, proposals: int = 1,
+                 **sampler_options) -> dict[str, torch.Tensor]:
         """Decode ``targets`` from z ~ q(z | given), or from the prior when ``given`` is empty
-        (then ``batch_size`` samples)."""
+        (then ``batch_size`` samples).
+
+        ``sampler`` (``"mala"``, ``"hmc"``, ``"langevin"``; see :mod:`synesthesia.sampling`)
+        instead samples the model's posterior p(z | given) by MCMC started from q: ``steps`` steps
+        of which ``warmup`` (default half) adapt the step size, ``chains`` chains per input
+        (the first chain's last state is decoded; diagnostics are left in ``last_sampling``).
+        ``proposals`` > 1 draws that many z from q per input and keeps one by importance
+        resampling (the equal-cost alternative to MCMC)."""
         missing = [t for t in targets if t not in self.modalities]
         if missing:
             raise ModelInputError(f"this model cannot generate {missing}; it has {self.names}")
-        if given:
-            z = self.sample_posterior(given, generator, temperature)
-        else:
+        self.last_sampling = None
+        if sampler_options and sampler in (None, "ancestral"):
+            raise ModelInputError(f"option(s) {', '.join(sampler_options)} need an MCMC sampler "
+                                  "(sampler='mala' or 'hmc'); a joint VAE's generate takes sampler, steps, "
+                                  "warmup, chains and proposals")
+        if not given:
             if not batch_size:
                 raise ModelInputError("unconditional generation needs batch_size")
             device = next(self.parameters()).device
             z = temperature * torch.randn(batch_size, self.config.latent_dim, generator=generator, device=device)
+        elif sampler not in (None, "ancestral"):
+            z = self.sample_posterior_mcmc(given, sampler, steps, warmup, chains, generator,
+                                           temperature, **sampler_options)
+        elif proposals > 1:
+            z = self.sample_posterior_resampled(given, proposals, generator, temperature)
+        else:
+            z = self.sample_posterior(given, generator, temperature)
         return self.decode(z, targets, generator)
+
+    def sample_posterior_mcmc(self, given: Mapping[str, torch.Tensor], sampler: str, steps: int = 30,
+                              warmup: int | None = None, chains: int = 1,
+                              generator: torch.Generator | None = None, temperature: float = 1.0,
+                              **sampler_options) -> torch.Tensor:
+        """z (B, D) from MCMC on p(z) prod_m p(x_m | z)^w_m (the likelihoods weighted as in
+        training), started from q(z | given) and preconditioned by q's standard deviation."""
+        from synesthesia.sampling import build_sampler, run_chains
+
+        b = len(next(iter(given.values())))
+        z0 = torch.stack([self.sample_posterior(given, generator, temperature) for _ in range(chains)])
+        mu, logvar, mask = self.experts(given)
+        scale = torch.exp(0.5 * F.poe(mu, logvar, mask, prior=True)[1])            # (B, D)
+        result = run_chains(build_sampler(sampler, **sampler_options),
+                            lambda z: self.log_joint(z, given), z0, steps,
+                            steps // 2 if warmup is None else warmup, generator, scale=scale)
+        self.last_sampling = {"sampler": sampler, "steps": steps, "chains": chains, "targets": b,
+                              **result.summary()}
+        return result.z[0]
+
+    def sample_posterior_resampled(self, given: Mapping[str, torch.Tensor], proposals: int,
+                                   generator: torch.Generator | None = None,
+                                   temperature: float = 1.0) -> torch.Tensor:
+        """Sampling-importance-resampling: ``proposals`` draws from q(z | given) per input,
+        one kept with probability proportional to p(z) prod_m p(x_m | z)^w_m / q(z | given)."""
+        mu, logvar, mask = self.experts(given)
+        if self.config.fusion == "moe":
+            zs = torch.stack([F.mixture_sample(mu, logvar, mask, generator, temperature)[0]
+                              for _ in range(proposals)])                          # (K, B, D)
+            log_q = F.mixture_log_prob(zs, mu, logvar, mask)
+        else:
+            pm, pl = self.posterior(mu, logvar, mask)
+            zs = F.reparameterise(pm.expand(proposals, *pm.shape), pl.expand(proposals, *pl.shape),
+                                  generator, temperature)
+            log_q = F.gaussian_log_prob(zs, pm, pl)                                # (K, B)
+        log_w = self.log_joint(zs, given) - log_q
+        pick = torch.multinomial(torch.softmax(log_w.T, dim=-1), 1, generator=generator)[:, 0]
+        return zs[pick, torch.arange(zs.shape[1], device=zs.device)]
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, targets: Sequence[str],
@@ -167,15 +224,18 @@ class JointVAE(nn.Module):
         """What each target shows for latents z (B, D)."""
         return {t: self.modalities[t].draw(self.decoders[t], z, generator) for t in targets}
 
-    def log_joint(self, z: torch.Tensor, given: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Unnormalised log posterior log p(z) + sum_m log p(x_m | z) for z (..., B, D): the MCMC
-        target of conditional generation. Leading axes (chains) are flattened through the
-        decoders."""
+    def log_joint(self, z: torch.Tensor, given: Mapping[str, torch.Tensor], weighted: bool = True) -> torch.Tensor:
+        """Unnormalised log posterior log p(z) + sum_m w_m log p(x_m | z) for z (..., B, D): the
+        MCMC target of conditional generation. With ``weighted`` the likelihoods carry the
+        weights the model was trained with (its decoders are calibrated to that tempered
+        posterior); without, the plain Bayes posterior. Leading axes (chains) are flattened
+        through the decoders."""
         lead = z.shape[:-2]
         flat = z.reshape(-1, z.shape[-1])
         reps = flat.shape[0] // next(iter(given.values())).shape[0]
         data = {m: x.repeat(reps, *([1] * (x.dim() - 1))) for m, x in given.items()}
-        ll = sum(self.log_likelihoods(flat, data).values())
+        lls = self.log_likelihoods(flat, data)
+        ll = sum((self.modalities[m].likelihood_weight() if weighted else 1.0) * v for m, v in lls.items())
         return (F.standard_log_prob(flat) + ll).reshape(*lead, -1)
 
     # -- evaluation --------------------------------------------------------------------------
