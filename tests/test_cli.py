@@ -64,3 +64,15 @@ def test_evaluate_command_writes_metrics_and_report(tmp_path, tiny_run, tiny_wor
     assert set(metrics["fid"]) == {"image", "audio", "video"}
     assert set(metrics["likelihood"]) >= {"image", "text", "audio", "video", "joint"}
     assert "text->image" in capsys.readouterr().out and (out / "report.html").is_file()
+
+
+def test_generate_with_an_mcmc_sampler(tmp_path, tiny_run, capsys):
+    out = tmp_path / "mc"
+    assert main(["generate", str(tiny_run), "--to", "image", "--text", "a big red star", "--n", "2",
+                 "--sampler", "hmc", "--steps", "4", "--chains", "2", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "sampler: sampler hmc" in printed and "acceptance" in printed
+    assert len(list(out.glob("image-*.png"))) == 2
+    assert main(["generate", str(tiny_run), "--to", "image", "--text", "a star", "--sampler", "nuts",
+                 "-o", str(out)]) == 2
+    assert "choose from ancestral, langevin, mala, hmc" in capsys.readouterr().err
