@@ -13,7 +13,7 @@ from synesthesia.pipeline import PipelineError
 
 @pytest.fixture(scope="module")
 def second_run(tmp_path_factory, tiny_run):
-    from conftest import tiny_run_config
+    from tests.conftest import tiny_run_config
     from synesthesia.config import RunConfig
     from synesthesia.training.run import train
 
