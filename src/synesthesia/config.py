@@ -42,6 +42,24 @@ def from_dict(cls, data: Mapping[str, Any] | None, where: str = ""):
         raise ConfigError(f"bad value in {where or cls.__name__}: {err}") from err
 
 
+class ModelConfig:
+    """YAML round trip for a family's model-config dataclass (the ``model`` section of a run)."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None):
+        return from_dict(cls, data, "model")
+
+    def to_yaml(self, path: str | Path) -> Path:
+        return write_text_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def from_yaml(cls, path: str | Path):
+        return cls.from_dict(yaml.safe_load(Path(path).read_text()) or {})
+
+
 def _coerce(annotation: str, value: Any) -> Any:
     """YAML 1.1 reads ``3e-4`` as a string; turn numeric strings into the field's number type."""
     if isinstance(value, str):

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, Mapping
+from dataclasses import dataclass
 
-import yaml
 
-from synesthesia.config import ConfigError, from_dict
-from synesthesia.io import write_text_atomic
+from synesthesia.config import ConfigError, ModelConfig
 
 FUSIONS = ("poe", "moe", "mopoe")
 
 
 @dataclass
-class JointVAEConfig:
+class JointVAEConfig(ModelConfig):
     """``fusion``: how unimodal posteriors combine — ``poe`` (MVAE), ``moe`` (MMVAE) or ``mopoe``
     (MoPoE). ``beta`` weighs the KL term; it ramps up linearly from 0 over ``kl_warmup_steps``
     training steps. ``unimodal_elbos`` (poe only) adds each modality's own ELBO to the joint one,
@@ -41,17 +37,3 @@ class JointVAEConfig:
             raise ConfigError(f"model.beta must be >= 0, got {self.beta}")
         if self.iw_samples < 1:
             raise ConfigError(f"model.iw_samples must be >= 1, got {self.iw_samples}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "JointVAEConfig":
-        return from_dict(cls, data, "model")
-
-    def to_yaml(self, path: str | Path) -> Path:
-        return write_text_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> "JointVAEConfig":
-        return cls.from_dict(yaml.safe_load(Path(path).read_text()) or {})
