@@ -6,6 +6,7 @@ import torch
 
 from synesthesia.config import ConfigError, RunConfig, TrainConfig
 from synesthesia.models.gan import ConditionalGAN, GANConfig, ModelInputError
+from synesthesia.models.gan.model import condition_fits
 from synesthesia.models.gan.augment import cutout, diff_augment, translation
 from synesthesia.training.adversarial import AdversarialModule, CollapseMonitor, ModeCollapseWarning
 from tests.conftest import TINY_MODALITIES, TINY_WORLD
@@ -74,6 +75,48 @@ def test_wrong_condition_raises_the_discriminators_loss_on_real_images(tiny_moda
         right = torch.relu(1 - d.score(phi, cond)).mean()
         wrong = torch.relu(1 - d.score(phi, cond.roll(1, 0))).mean()
     assert wrong > right + 0.2, (float(right), float(wrong))
+
+
+def test_condition_fits_reads_partial_captions_as_subsets(tiny_modalities):
+    text = tiny_modalities["text"]
+    captions = ["a small red circle at the top left", "a red circle", "a blue square", "a small red circle at the top left"]
+    ids = text.encode(captions)
+    present = {"text": torch.tensor([True, True, True, False])}
+    fits = condition_fits({"text": ids}, present, {"text": text})
+    # "a red circle" fits the full caption, not the reverse; "a blue square" fits neither
+    assert fits[1, 0] and not fits[0, 1] and not fits[2, 0] and not fits[2, 1]
+    # a missing condition fits everything; everything fits itself
+    assert fits[3].all() and fits.diagonal().all()
+    # a non-text condition fits only its own row
+    audio = tiny_modalities["audio"]
+    sound = torch.randn(4, *audio.shape)
+    both = condition_fits({"text": ids, "audio": sound}, {"text": present["text"], "audio": torch.ones(4, dtype=torch.bool)},
+                          {"text": text, "audio": audio})
+    assert torch.equal(both, torch.eye(4, dtype=torch.bool))
+
+
+def test_dropping_false_negatives_removes_fitting_pairs_from_the_losses(tiny_modalities, tiny_data, seeded):
+    batch = tiny_data[list(range(16))]
+    same = {"image": batch.data["image"], "text": batch.data["text"][:1].expand(16, -1).clone()}
+    losses = {}
+    for drop in (False, True):
+        torch.manual_seed(0)
+        model = _gan(tiny_modalities, drop_false_negatives=drop)
+        draw = model.draw(same)
+        losses[drop] = model.discriminator_loss(same, None, draw)["image"], model.generator_loss(same, None, draw)["image"]
+    # one caption for the whole batch: every other row is a false negative; without them the
+    # contrastive terms have nothing to push apart
+    assert losses[False][0]["contrastive"] > 0.5 and losses[False][1]["contrastive"] > 0.5
+    assert float(losses[True][0]["contrastive"]) == pytest.approx(0.0, abs=1e-6)
+    assert float(losses[True][1]["contrastive"]) == pytest.approx(0.0, abs=1e-6)
+    # on distinct full captions nothing is dropped
+    torch.manual_seed(0)
+    model = _gan(tiny_modalities, drop_false_negatives=True)
+    draw = model.draw(batch.data, batch.masks)
+    fits = draw.fits["image"]
+    assert torch.isfinite(model.discriminator_loss(batch.data, batch.masks, draw)["loss"])
+    distinct = [len({tuple(r.tolist()) for r in batch.data["text"][[i, j]]}) == 2 for i in range(16) for j in range(16)]
+    assert not any(fits.flatten()[k] for k, d in enumerate(distinct) if d and k // 16 != k % 16)
 
 
 def test_sampling_uses_the_moving_average(tiny_modalities, tiny_data, seeded):

@@ -30,6 +30,14 @@ class GANConfig(ModelConfig):
     term (MSGAN, Mao et al., 2019), bounded as in DSGAN (Yang et al., 2019): -min(mean|G(c, z1) -
     G(c, z2)| / mean|z1 - z2|, ``mode_seeking_tau``), so samples for one condition are pushed apart
     only up to about ``mode_seeking_tau`` (in [0, 1] pixel units per unit of noise).
+    ``drop_false_negatives``: a condition that another row's sample also fits is not used as a
+    negative for that row in the contrastive and mismatch terms. A text condition fits a sample
+    when every word of it is in the sample's own caption (a partial caption such as "a red circle"
+    fits "a small red circle at the top left"); a missing or dropped condition fits everything;
+    other modalities fit only their own row. Without it, partial captions teach both players to
+    make an image match its caption *and no other*, which pushes the attributes a caption leaves
+    free towards values that set it apart from the batch's other captions (false-negative
+    cancellation, Huynh et al., 2022).
     ``diffaugment``: comma-separated DiffAugment policies applied to every image the discriminator
     sees (empty: off). Colour augmentation blurs colour conditions; prefer ``translation`` and
     ``cutout`` for conditional data.
@@ -58,6 +66,7 @@ class GANConfig(ModelConfig):
     contrastive_temperature: float = 0.1
     mode_seeking_weight: float = 0.0
     mode_seeking_tau: float = 0.1
+    drop_false_negatives: bool = False
     condition_dropout: float = 0.2
     diffaugment: str = ""
     betas: list[float] = field(default_factory=lambda: [0.0, 0.9])

@@ -33,6 +33,7 @@ from torch import nn
 from synesthesia.config import ConfigError
 from synesthesia.errors import SynesthesiaError
 from synesthesia.modalities.base import Modality
+from synesthesia.modalities.text import BOS, EOS, PAD, TextModality
 from synesthesia.models.gan.augment import diff_augment
 from synesthesia.models.gan.bank import ConditionBank
 from synesthesia.models.gan.config import GANConfig
@@ -57,6 +58,30 @@ class Draw:
     fake: dict[str, torch.Tensor] = field(default_factory=dict)
     z: dict[str, torch.Tensor] = field(default_factory=dict)
     pairs: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    fits: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def condition_fits(given: Mapping[str, torch.Tensor], present: Mapping[str, torch.Tensor],
+                   modalities: Mapping[str, Modality]) -> torch.Tensor:
+    """(B, B) bool: ``fits[i, j]`` when row i's condition also describes row j's sample. Per
+    given modality: absent in row i fits every j; text fits when every word of caption i is in
+    caption j (special tokens aside); any other modality fits only its own row. The diagonal is
+    always True."""
+    b = len(next(iter(present.values())))
+    device = next(iter(present.values())).device
+    eye = torch.eye(b, dtype=torch.bool, device=device)
+    fits = torch.ones(b, b, dtype=torch.bool, device=device)
+    for m, x in given.items():
+        here = present[m]
+        if isinstance(modalities[m], TextModality):
+            ids = x.long()
+            words = F.one_hot(ids, modalities[m].vocab_size).amax(1).bool()     # (B, V)
+            words[:, [PAD, BOS, EOS]] = False
+            fit_m = ~(words[:, None, :] & ~words[None, :, :]).any(-1)           # (B, B)
+        else:
+            fit_m = eye.clone()
+        fits &= fit_m | ~here[:, None]
+    return fits | eye
 
 
 def resolve_targets(modalities: Mapping[str, Modality], config: GANConfig
@@ -157,6 +182,8 @@ class ConditionalGAN(nn.Module):
             z = torch.randn(b, self.config.noise_dim, device=cond.device)
             out.rows[t], out.given[t], out.present[t], out.cond[t], out.z[t] = rows, given, present, cond, z
             out.fake[t] = self.generators[t](z, cond.detach())                  # (B, *shape_t)
+            if self.config.drop_false_negatives:
+                out.fits[t] = condition_fits(given, present, self.modalities)
             if self.config.mode_seeking_weight > 0:
                 k = max(1, b // 4)
                 z2 = torch.randn(k, self.config.noise_dim, device=cond.device)
@@ -166,6 +193,15 @@ class ConditionalGAN(nn.Module):
     def _real(self, data: Mapping[str, torch.Tensor], draw: Draw, t: str) -> torch.Tensor:
         rows = draw.rows[t]
         return data[t] if rows is None else data[t][rows]
+
+    @staticmethod
+    def _drop_fitting(logits: torch.Tensor, draw: Draw, t: str) -> torch.Tensor:
+        """Image-condition logits (B, B) without the off-diagonal pairs whose condition fits the
+        image (``drop_false_negatives``)."""
+        if t not in draw.fits:
+            return logits
+        off = draw.fits[t].T & ~torch.eye(len(logits), dtype=torch.bool, device=logits.device)
+        return logits.masked_fill(off, float("-inf"))
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, self.policies) if self.policies else x
@@ -186,12 +222,17 @@ class ConditionalGAN(nn.Module):
             phi_real, phi_fake = phi[:b], phi[b:]
             s_real, s_fake = d.score(phi_real, cond), d.score(phi_fake, cond)   # (B,)
             s_wrong = d.score(phi_real, cond.roll(1, dims=0))                   # real with another row's condition
+            wrong = torch.ones(b, device=real.device)
+            if t in draw.fits:                                                  # row j-1's condition may fit j
+                wrong = (~draw.fits[t].roll(1, dims=0).diagonal()).float()
             w = cfg.mismatch_weight
-            adv = F.relu(1 - s_real).mean() + (1 - w) * F.relu(1 + s_fake).mean() + w * F.relu(1 + s_wrong).mean()
+            adv = (F.relu(1 - s_real).mean() + (1 - w) * F.relu(1 + s_fake).mean()
+                   + w * (F.relu(1 + s_wrong) * wrong).sum() / wrong.sum().clamp_min(1.0))
             loss, part = adv, {"adversarial": adv.detach(), "real": s_real.detach().mean(),
                                "fake": s_fake.detach().mean(), "wrong": s_wrong.detach().mean()}
             if cfg.contrastive_weight > 0:
-                logits = d.match_logits(phi_real, cond, cfg.contrastive_temperature)   # (B, B)
+                logits = self._drop_fitting(d.match_logits(phi_real, cond, cfg.contrastive_temperature),
+                                            draw, t)                            # (B images, B conditions)
                 labels = torch.arange(b, device=logits.device)
                 con = 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
                 loss = loss + cfg.contrastive_weight * con
@@ -215,7 +256,7 @@ class ConditionalGAN(nn.Module):
             adv = -d.score(phi, cond).mean()
             loss, part = adv, {"adversarial": adv.detach()}
             if cfg.contrastive_weight > 0:
-                logits = d.match_logits(phi, cond, cfg.contrastive_temperature)
+                logits = self._drop_fitting(d.match_logits(phi, cond, cfg.contrastive_temperature), draw, t)
                 labels = torch.arange(len(fake), device=logits.device)
                 con = F.cross_entropy(logits, labels)
                 loss = loss + cfg.contrastive_weight * con
