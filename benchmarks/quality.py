@@ -30,10 +30,20 @@ def _per(d: dict) -> str:
     return " ".join(f"{SHORT.get(a, a)} {v:.2f}" for a, v in d.items())
 
 
+def _column(coherence: dict, preferred: str, targets: tuple[str, ...]) -> dict:
+    """The ``preferred`` direction's coherence, else the first direction into one of ``targets``
+    (a sound captioner fills the image→text column with sound→text; the row's modalities say
+    which)."""
+    if preferred in coherence:
+        return coherence[preferred]
+    return next((v for k, v in coherence.items() if k.split("->")[-1] in targets), {})
+
+
 def row(args, metrics: dict, steps: int) -> str:
     coh = metrics["coherence"]
     nan = {"strict": float("nan"), "per_attribute": {}}          # models without unconditional samples
-    t2i, i2t, joint = coh.get("text->image", {}), coh.get("image->text", {}), metrics.get("joint_coherence", nan)
+    t2i, i2t, joint = _column(coh, "text->image", ("image", "video")), _column(coh, "image->text", ("text",)), \
+        metrics.get("joint_coherence", nan)
     fid = metrics.get("fid", {}).get("image", float("nan"))
     name = args.fusion if args.family == "joint_vae" else args.variant
     return (f"| {args.family} | {name} | {args.level} | {args.size} | {args.modalities} | {args.budget_minutes:g} | "
@@ -49,8 +59,9 @@ def append(line: str, record: dict) -> None:
     table = RESULTS / "leaderboard.md"
     text = table.read_text() if table.is_file() else (
         "# Leaderboard (shapes world, `benchmarks/quality.py`)\n\nS shape, Z size, C colour, P position, "
-        "B background. Strict: every attribute right. Joint: unconditional samples whose image and "
-        "caption agree.\n\n" + HEADER + "\n" + "|---" * (HEADER.count("|") - 1) + "|\n")
+        "B background, M motion. Strict: every attribute right. Joint: unconditional samples whose image "
+        "and caption agree. A model without text→image (image→text) shows its first direction into "
+        "image or video (into text) there; the modalities column says from what.\n\n" + HEADER + "\n" + "|---" * (HEADER.count("|") - 1) + "|\n")
     write_text_atomic(table, text + line + "\n")
     jsonl = RESULTS / "leaderboard.jsonl"
     old = jsonl.read_text() if jsonl.is_file() else ""
