@@ -61,7 +61,8 @@ def append(line: str, record: dict) -> None:
         "# Leaderboard (shapes world, `benchmarks/quality.py`)\n\nS shape, Z size, C colour, P position, "
         "B background, M motion. Strict: every attribute right. Joint: unconditional samples whose image "
         "and caption agree. A model without text→image (image→text) shows its first direction into "
-        "image or video (into text) there; the modalities column says from what.\n\n" + HEADER + "\n" + "|---" * (HEADER.count("|") - 1) + "|\n")
+        "image or video (into text) there; the modalities column says from what.\n\n"
+        + HEADER + "\n" + "|---" * (HEADER.count("|") - 1) + "|\n")
     write_text_atomic(table, text + line + "\n")
     jsonl = RESULTS / "leaderboard.jsonl"
     old = jsonl.read_text() if jsonl.is_file() else ""

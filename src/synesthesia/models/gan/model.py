@@ -79,7 +79,7 @@ def condition_fits(given: Mapping[str, torch.Tensor], present: Mapping[str, torc
             words[:, [PAD, BOS, EOS]] = False
             fit_m = ~(words[:, None, :] & ~words[None, :, :]).any(-1)           # (B, B)
         else:
-            fit_m = eye.clone()
+            fit_m = eye
         fits &= fit_m | ~here[:, None]
     return fits | eye
 
