@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from synesthesia.modalities import InputAdjusted, ModalityError, build_modality
-from synesthesia.modalities.text import EOS, PAD, TextModality
+from synesthesia.modalities.text import EOS, PAD, UNK, TextModality
 from synesthesia.world import WorldConfig
 from synesthesia.world.world import ShapesWorld
 
@@ -124,12 +124,16 @@ def test_text_networks_and_greedy_decoding(batch):
     m = TextModality.from_captions(batch["text"])
     ids = m.encode(batch["text"][:2])
     assert m.build_encoder()(ids).shape == (2, m.feature_dim)
+    torch.manual_seed(0)
     dec = m.build_decoder(8)
+    with torch.no_grad():                    # an untrained decoder that would rather write [UNK]
+        dec.out.bias[UNK] += 100.0
     z = torch.randn(2, 8)
     logits = dec(z, ids)
     assert logits.shape == (2, m.max_len, m.vocab_size)
     out = m.draw(dec, z)
     assert out.shape == (2, m.max_len)
+    assert not (out == UNK).any()
     # greedy decoding is the argmax (over words, not PAD/BOS) of teacher-forced logits fed its own tokens
     logits = dec(z, out)
     logits[..., :3] = -float("inf")

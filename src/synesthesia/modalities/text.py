@@ -103,8 +103,9 @@ class TextDecoder(nn.Module):
     @torch.no_grad()
     def generate(self, z: torch.Tensor, generator: torch.Generator | None = None,
                  temperature: float = 0.0) -> torch.Tensor:
-        """Token ids (B, max_len): greedy when ``temperature`` is 0, else sampled. At most
-        ``max_len - 1`` words, then EOS, as in the data (so outputs can be given back as input)."""
+        """Token ids (B, max_len): greedy when ``temperature`` is 0, else sampled; never PAD, UNK
+        or BOS. At most ``max_len - 1`` words, then EOS, as in the data (so outputs can be given
+        back as input)."""
         b = len(z)
         cond = self.cond(z)                                             # (B, E)
         h = torch.tanh(self.init(z))[None]                              # (1, B, H)
@@ -114,8 +115,7 @@ class TextDecoder(nn.Module):
         for t in range(self.max_len - 1):
             o, h = self.gru(self.embed(tok) + cond[:, None, :], h)      # (B, 1, H)
             logits = self.out(o[:, 0])                                  # (B, V)
-            logits[:, PAD] = -float("inf")
-            logits[:, BOS] = -float("inf")
+            logits[:, [PAD, UNK, BOS]] = -float("inf")                 # never written
             if temperature > 0:
                 probs = torch.softmax(logits / temperature, dim=-1)
                 nxt = torch.multinomial(probs, 1, generator=generator)[:, 0]

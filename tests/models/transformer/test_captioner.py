@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from synesthesia.config import ConfigError
-from synesthesia.modalities.text import EOS, PAD
+from synesthesia.modalities.text import BOS, EOS, PAD, UNK
 from synesthesia.models.transformer import Captioner, CaptionerConfig, ModelInputError, build_model
 from synesthesia.models.transformer.captioner import shift_right
 from synesthesia.models.transformer.layers import KVCache
@@ -59,6 +59,7 @@ def test_beam_of_one_is_greedy_and_captions_end_with_eos(captioner, tiny_data):
             for row in ids.tolist():
                 end = row.index(EOS)                                # every caption has its EOS ...
                 assert all(t == PAD for t in row[end + 1:]) and PAD not in row[:end]   # ... then PADs
+                assert UNK not in row and BOS not in row                # never written
 
 
 def test_top_k_one_is_greedy_and_sampling_is_seeded(captioner, tiny_data):
