@@ -199,6 +199,40 @@ def test_video_target_trains_from_text(tiny_modalities, tiny_data, seeded):
     assert model.directions() == [(("text",), "video")]
 
 
+def test_frame_sampled_video_trains_on_k_frames_and_samples_whole_clips(tiny_modalities, tiny_data, seeded):
+    model = _gan(tiny_modalities, names=("video", "text"), sampled_frames=2, mode_seeking_weight=1.0)
+    before = {k: _snapshot(getattr(model, k)) for k in ("generators", "discriminators")}
+    batch = tiny_data[list(range(8))]
+    d, g = _step(model, batch, _optimisers(model))
+    for k, snap in before.items():
+        assert _changed(getattr(model, k), snap), k
+    assert torch.isfinite(d["loss"]) and torch.isfinite(g["loss"]) and "mode_seeking" in g["video"]
+    draw = model.draw(batch.data, batch.masks)
+    times = draw.times["video"]
+    assert times.shape == (8, 2) and bool((times[:, 1] > times[:, 0]).all())   # distinct, in time order
+    assert draw.fake["video"].shape == (8, 2, 3, 16, 16)
+    real = model._real(batch.data, draw, "video")
+    assert torch.equal(real[3, 1], batch.data["video"][3, int(times[3, 1])])
+    # a frame is a function of (z, c, time) alone: rendered among two or among all four, it is the same
+    gen = model.generators["video"]
+    with torch.no_grad():
+        c = model.conditioners["video"]({"text": batch.data["text"]})
+        z = torch.randn(8, 8)
+        whole = gen(z, c)
+        assert whole.shape == (8, 4, 3, 16, 16)
+        torch.testing.assert_close(gen(z, c, times), whole[torch.arange(8)[:, None], times])
+        # the discriminator reads frames with their times: the same frames in another order differ
+        disc = model.discriminators["video"]
+        phi = disc.features(real, times)
+        assert not torch.allclose(phi, disc.features(real.flip(1), times))
+    out = model.eval().generate({"text": batch.data["text"][:3]}, ["video"])
+    assert out["video"].shape == (3, 4, 3, 16, 16)
+    with pytest.raises(ConfigError, match="at least 2"):
+        GANConfig(sampled_frames=1)
+    with pytest.raises(ConfigError, match="clips have 4 frames"):
+        _gan(tiny_modalities, names=("video", "text"), sampled_frames=5)
+
+
 def test_diffaugment_keeps_shapes_and_gradients():
     x = torch.rand(4, 3, 8, 8, requires_grad=True)
     y = diff_augment(x, ["color", "translation", "cutout"], torch.Generator().manual_seed(0))

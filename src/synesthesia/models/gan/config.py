@@ -38,6 +38,11 @@ class GANConfig(ModelConfig):
     make an image match its caption *and no other*, which pushes the attributes a caption leaves
     free towards values that set it apart from the batch's other captions (false-negative
     cancellation, Huynh et al., 2022).
+    ``sampled_frames``: 0 trains video targets with 3-D towers on whole clips; k >= 2 uses the
+    frame-sampled networks instead (StyleGAN-V, Skorokhodov et al., 2022): a generator of one
+    frame at a time given its time, trained on k random frames of each clip, and a discriminator
+    that reads those k frames and their times together. A training step then costs about k images
+    rather than a clip; sampling renders every frame.
     ``diffaugment``: comma-separated DiffAugment policies applied to every image the discriminator
     sees (empty: off). Colour augmentation blurs colour conditions; prefer ``translation`` and
     ``cutout`` for conditional data.
@@ -68,6 +73,7 @@ class GANConfig(ModelConfig):
     mode_seeking_tau: float = 0.1
     drop_false_negatives: bool = False
     condition_dropout: float = 0.2
+    sampled_frames: int = 0
     diffaugment: str = ""
     betas: list[float] = field(default_factory=lambda: [0.0, 0.9])
     d_lr_scale: float = 1.0
@@ -100,6 +106,9 @@ class GANConfig(ModelConfig):
             raise ConfigError(f"model.betas must be two numbers in [0, 1), got {self.betas}") from None
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ConfigError(f"model.betas must be two numbers in [0, 1), got {self.betas}")
+        if self.sampled_frames < 0 or self.sampled_frames == 1:
+            raise ConfigError(f"model.sampled_frames must be 0 (whole clips) or at least 2 (frames seen together "
+                              f"per clip, to see motion), got {self.sampled_frames}")
         if self.d_lr_scale <= 0:
             raise ConfigError(f"model.d_lr_scale must be positive, got {self.d_lr_scale}")
         if self.bank_size < 0 or self.diversity_every < 0:

@@ -37,7 +37,9 @@ from synesthesia.modalities.text import BOS, EOS, PAD, TextModality
 from synesthesia.models.gan.augment import diff_augment
 from synesthesia.models.gan.bank import ConditionBank
 from synesthesia.models.gan.config import GANConfig
-from synesthesia.models.gan.networks import LAYOUTS, ConditionEncoder, Discriminator, Generator
+from synesthesia.modalities.nets import stage_count
+from synesthesia.models.gan.networks import (LAYOUTS, ConditionEncoder, Discriminator, FrameDiscriminator,
+                                             FrameGenerator, Generator, Layout)
 
 
 class ModelInputError(SynesthesiaError):
@@ -59,6 +61,7 @@ class Draw:
     z: dict[str, torch.Tensor] = field(default_factory=dict)
     pairs: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     fits: dict[str, torch.Tensor] = field(default_factory=dict)
+    times: dict[str, torch.Tensor] = field(default_factory=dict)       # frame-sampled videos: (B, K)
 
 
 def condition_fits(given: Mapping[str, torch.Tensor], present: Mapping[str, torch.Tensor],
@@ -125,10 +128,24 @@ class ConditionalGAN(nn.Module):
         self.conditioners = nn.ModuleDict()
         self.generators = nn.ModuleDict()
         self.discriminators = nn.ModuleDict()
+        self.sampled: dict[str, int] = {}                 # frame-sampled targets: frames per clip seen
         for t in self.targets:
             layout = LAYOUTS[t](self.modalities[t])
             self.conditioners[t] = ConditionEncoder({m: self.modalities[m] for m in self.conditions[t]},
                                                     cfg.cond_dim)
+            if layout.dims == 3 and cfg.sampled_frames:
+                frames, h, w = layout.spatial
+                if cfg.sampled_frames > frames:
+                    raise ConfigError(f"model.sampled_frames is {cfg.sampled_frames}, but {t} clips have "
+                                      f"{frames} frames")
+                image = Layout(2, layout.channels, (h, w), ((2, 2),) * stage_count(h))
+                self.sampled[t] = cfg.sampled_frames
+                self.generators[t] = FrameGenerator(frames, image, cfg.noise_dim, cfg.cond_dim, cfg.w_dim,
+                                                    cfg.g_channels, cfg.max_channels, cfg.g_residual)
+                self.discriminators[t] = FrameDiscriminator(frames, cfg.sampled_frames, image, cfg.cond_dim,
+                                                            cfg.d_channels, cfg.max_channels,
+                                                            residual=cfg.d_residual, sn=cfg.spectral_norm)
+                continue
             self.generators[t] = Generator(layout, cfg.noise_dim, cfg.cond_dim, cfg.w_dim, cfg.g_channels,
                                            cfg.max_channels, cfg.g_residual)
             self.discriminators[t] = Discriminator(layout, cfg.cond_dim, cfg.d_channels, cfg.max_channels,
@@ -181,18 +198,36 @@ class ConditionalGAN(nn.Module):
             cond = self.conditioners[t](given, present)                         # (B, cond_dim)
             z = torch.randn(b, self.config.noise_dim, device=cond.device)
             out.rows[t], out.given[t], out.present[t], out.cond[t], out.z[t] = rows, given, present, cond, z
-            out.fake[t] = self.generators[t](z, cond.detach())                  # (B, *shape_t)
+            if t in self.sampled:                        # k distinct frames per clip, in time order
+                frames = self.modalities[t].shape[0]
+                out.times[t] = torch.rand(b, frames, device=cond.device).argsort(1)[:, :self.sampled[t]].sort(1).values
+            out.fake[t] = self._render(t, z, cond.detach(), out.times.get(t))  # (B, *shape_t) or (B, K, ...)
             if self.config.drop_false_negatives:
                 out.fits[t] = condition_fits(given, present, self.modalities)
             if self.config.mode_seeking_weight > 0:
                 k = max(1, b // 4)
                 z2 = torch.randn(k, self.config.noise_dim, device=cond.device)
-                out.pairs[t] = (z2, self.generators[t](z2, cond[:k].detach()))
+                times = out.times.get(t)
+                out.pairs[t] = (z2, self._render(t, z2, cond[:k].detach(), None if times is None else times[:k]))
         return out
+
+    def _render(self, t: str, z: torch.Tensor, c: torch.Tensor, times: torch.Tensor | None) -> torch.Tensor:
+        return self.generators[t](z, c) if times is None else self.generators[t](z, c, times)
 
     def _real(self, data: Mapping[str, torch.Tensor], draw: Draw, t: str) -> torch.Tensor:
         rows = draw.rows[t]
-        return data[t] if rows is None else data[t][rows]
+        x = data[t] if rows is None else data[t][rows]
+        times = draw.times.get(t)
+        if times is not None:                                                   # the same frames as the fakes
+            x = x[torch.arange(len(x), device=x.device)[:, None], times]        # (B, K, ...)
+        return x
+
+    def _features(self, t: str, x: torch.Tensor, draw: Draw, copies: int = 1) -> torch.Tensor:
+        """The discriminator's features of (augmented) ``x``; frame-sampled clips come with their
+        times (``copies`` stacked batches share them)."""
+        d, times = self.discriminators[t], draw.times.get(t)
+        x = self._augment(x)
+        return d.features(x) if times is None else d.features(x, times.repeat(copies, 1))
 
     @staticmethod
     def _drop_fitting(logits: torch.Tensor, draw: Draw, t: str) -> torch.Tensor:
@@ -218,7 +253,7 @@ class ConditionalGAN(nn.Module):
             d = self.discriminators[t]
             real, fake = self._real(data, draw, t), draw.fake[t].detach()
             b = len(real)
-            phi = d.features(self._augment(torch.cat([real, fake])))           # (2B, F)
+            phi = self._features(t, torch.cat([real, fake]), draw, copies=2)   # (2B, F)
             phi_real, phi_fake = phi[:b], phi[b:]
             s_real, s_fake = d.score(phi_real, cond), d.score(phi_fake, cond)   # (B,)
             s_wrong = d.score(phi_real, cond.roll(1, dims=0))                   # real with another row's condition
@@ -252,7 +287,7 @@ class ConditionalGAN(nn.Module):
             d = self.discriminators[t]
             with torch.no_grad():
                 cond = self.conditioners[t](draw.given[t], draw.present[t])
-            phi = d.features(self._augment(fake))
+            phi = self._features(t, fake, draw)
             adv = -d.score(phi, cond).mean()
             loss, part = adv, {"adversarial": adv.detach()}
             if cfg.contrastive_weight > 0:

@@ -13,8 +13,16 @@
   normalised head scores image-condition pairs for the contrastive loss (XMC-GAN, Zhang et al.,
   2021).
 
+* :class:`FrameGenerator` and :class:`FrameDiscriminator` are the frame-sampled alternative for
+  videos, after StyleGAN-V (Skorokhodov et al., 2022) and DIGAN (Yu et al., 2022): the generator
+  is the 2-D image generator made a function of time (the same z and condition for every frame,
+  plus Fourier features of the frame's time), so training renders only ``k`` frames of each
+  video; the discriminator reads those ``k`` frames with the 2-D trunk and judges them together
+  with their times, which is how it sees motion. The cost of a training step is that of ``k``
+  images instead of a whole clip through 3-D towers; sampling renders every frame.
+
 Shapes: images (B, 3, S, S); videos (B, T, 3, S, S) in modality form, (B, 3, T, S, S) inside the
-towers. :class:`Layout` (chosen per target modality through :data:`LAYOUTS`) says which.
+3-D towers. :class:`Layout` (chosen per target modality through :data:`LAYOUTS`) says which.
 """
 
 from __future__ import annotations
@@ -256,3 +264,62 @@ class Discriminator(nn.Module):
         a = F.normalize(self.match_x(phi).float(), dim=1)                   # (B, M)
         b = F.normalize(self.match_c(c).float(), dim=1)                     # (B, M)
         return a @ b.T / temperature                                        # (B, B)
+
+
+# ---------------------------------------------------------------------------------------------
+# frame-sampled videos
+
+
+def time_features(times: torch.Tensor, frames: int, bands: int = 4) -> torch.Tensor:
+    """Frame indices (...,) of a ``frames``-long clip -> (..., 1 + 2 * bands): the time u in
+    [0, 1] and sin/cos(pi k u) for k = 1..bands (smooth in u, so motion can be linear in it)."""
+    u = times.float() / max(frames - 1, 1)
+    k = torch.arange(1, bands + 1, device=times.device, dtype=torch.float32) * math.pi
+    return torch.cat([u[..., None], torch.sin(u[..., None] * k), torch.cos(u[..., None] * k)], dim=-1)
+
+
+TIME_DIM = 1 + 2 * 4
+
+
+class FrameGenerator(nn.Module):
+    """(z (B, Z), c (B, cond_dim), times (B, K) or None) -> frames (B, K, 3, S, S) of the clip at
+    those frame indices (all ``frames`` of them when ``times`` is None): a 2-D :class:`Generator`
+    whose condition is [c ; time features]."""
+
+    def __init__(self, frames: int, image: Layout, noise_dim: int, cond_dim: int, w_dim: int, base: int,
+                 cap: int = 256, residual: bool = True) -> None:
+        super().__init__()
+        self.frames = frames
+        self.image = Generator(image, noise_dim, cond_dim + TIME_DIM, w_dim, base, cap, residual)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
+        b = len(z)
+        if times is None:
+            times = torch.arange(self.frames, device=z.device).expand(b, -1)  # (B, T)
+        k = times.shape[1]
+        tf = time_features(times, self.frames).to(c.dtype)                  # (B, K, TIME_DIM)
+        cond = torch.cat([c[:, None].expand(-1, k, -1), tf], dim=-1).flatten(0, 1)
+        x = self.image(z.repeat_interleave(k, 0), cond)                     # (B * K, 3, S, S)
+        return x.view(b, k, *x.shape[1:])
+
+
+class FrameDiscriminator(Discriminator):
+    """Frames (B, K, 3, S, S) at frame indices ``times`` (B, K) -> features phi (B, feature_dim):
+    the 2-D trunk on every frame, then a spectrally normalised layer over the K frames' features
+    and times in order. ``score`` and ``match_logits`` as in :class:`Discriminator`."""
+
+    def __init__(self, frames: int, sampled: int, image: Layout, cond_dim: int, base: int, cap: int = 256,
+                 feature_dim: int = 256, match_dim: int = 128, residual: bool = True, sn: bool = True) -> None:
+        super().__init__(image, cond_dim, base, cap, feature_dim, match_dim, residual, sn)
+        self.frames, self.sampled = frames, sampled
+        self.temporal = _sn(nn.Linear(sampled * (feature_dim + TIME_DIM), feature_dim), sn)
+
+    def features(self, x: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
+        b, k = x.shape[:2]
+        if k != self.sampled or times is None:
+            raise ValueError(f"the frame discriminator reads {self.sampled} frames with their times; "
+                             f"got {k} frames" + ("" if times is not None else " and no times"))
+        phi = super().features(x.flatten(0, 1)).view(b, k, -1)             # (B, K, F)
+        tf = time_features(times, self.frames).to(phi.dtype)                # (B, K, TIME_DIM)
+        h = torch.cat([phi, tf], dim=-1).flatten(1)                         # (B, K * (F + TIME_DIM))
+        return F.leaky_relu(self.temporal(h), SLOPE)                        # (B, F)
