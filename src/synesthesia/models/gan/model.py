@@ -7,8 +7,9 @@ discriminator (Miyato & Koyama, 2018); matching-aware discrimination (Reed et al
 a real image with a wrong condition counts as fake); the image-condition contrastive loss of
 XMC-GAN (Zhang et al., 2021); mode seeking (MSGAN, Mao et al., 2019, in the bounded form of
 DSGAN, Yang et al., 2019: -min(|G(c,z1) - G(c,z2)| / |z1 - z2|, tau)); DiffAugment (Zhao et al.,
-2020); and an exponential moving average of the generator for sampling (Yazici et al., 2019;
-Karras et al., 2018).
+2020); frame-sampled video training (StyleGAN-V, Skorokhodov et al., 2022; ``sampled_frames``);
+and an exponential moving average of the generator for sampling (Yazici et al., 2019; Karras et
+al., 2018).
 
 Training is adversarial (``training_kind = "adversarial"``): the trainer calls :meth:`draw` once
 per batch, then :meth:`discriminator_loss` and :meth:`generator_loss` with that draw, and
@@ -33,11 +34,11 @@ from torch import nn
 from synesthesia.config import ConfigError
 from synesthesia.errors import SynesthesiaError
 from synesthesia.modalities.base import Modality
+from synesthesia.modalities.nets import stage_count
 from synesthesia.modalities.text import BOS, EOS, PAD, TextModality
 from synesthesia.models.gan.augment import diff_augment
 from synesthesia.models.gan.bank import ConditionBank
 from synesthesia.models.gan.config import GANConfig
-from synesthesia.modalities.nets import stage_count
 from synesthesia.models.gan.networks import (LAYOUTS, ConditionEncoder, Discriminator, FrameDiscriminator,
                                              FrameGenerator, Generator, Layout)
 
