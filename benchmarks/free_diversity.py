@@ -1,6 +1,6 @@
 """Free-attribute diversity of X→image (or video) from partial captions.
 
-    python benchmarks/free_diversity.py runs/gan-t2i-l5 [--p 0.5] [--captions 200] [--per 20]
+    python benchmarks/free_diversity.py runs/gan-t2i-l5 [--p 0.5] [--captions 200] [--per 20] [--temperature 1]
 
 Test captions of the run's own world that leave each attribute out with probability ``--p``; for
 each caption ``--per`` samples, read back by the world's oracle. Per attribute: coherence on the
@@ -25,6 +25,7 @@ def main() -> None:
     ap.add_argument("--captions", type=int, default=200)
     ap.add_argument("--per", type=int, default=20, help="samples per caption")
     ap.add_argument("--target", default="image")
+    ap.add_argument("--temperature", type=float, default=1.0, help="scale of the noise (GAN) or latent draws")
     args = ap.parse_args()
 
     from synesthesia.data.sources import WorldSource
@@ -43,14 +44,15 @@ def main() -> None:
     truth = {a: np.asarray(v) for a, v in raw["codes"].items()}
     named = parse_captions(raw["text"])
     tokens = pipe.modalities["text"].encode(raw["text"])
-    out = generate_raw(pipe, {"text": tokens.repeat_interleave(args.per, 0)}, args.target, seed=1)
+    out = generate_raw(pipe, {"text": tokens.repeat_interleave(args.per, 0)}, args.target, seed=1,
+                       temperature=args.temperature)
     oracle = get_oracle(source.config, args.target)
     pred = oracle.predict(out)
     groups = np.repeat(np.arange(args.captions), args.per)
     reference = source.load("test", 2000, [])["codes"]
 
-    result: dict = {"run": str(args.run), "p": args.p, "captions": args.captions, "per": args.per,
-                    "attributes": {}}
+    result: dict = {"run": str(args.run), "p": args.p, "temperature": args.temperature,
+                    "captions": args.captions, "per": args.per, "attributes": {}}
     strict = np.ones(len(groups), dtype=bool)
     for a in oracle.attributes:
         is_named = np.repeat(named[a] != -1, args.per)
