@@ -24,6 +24,7 @@ def time_updates(overrides: list[str], modalities: str, batch: int, steps: int) 
     from synesthesia.config import RunConfig
     from synesthesia.data.sources import open_source
     from synesthesia.models.registry import build_model
+    from synesthesia.training.adversarial import plain_update
     from synesthesia.training.run import resolve_modalities
 
     cfg = RunConfig.from_yaml(ROOT / "configs" / "gan" / "l5-32.yaml",
@@ -37,16 +38,7 @@ def time_updates(overrides: list[str], modalities: str, batch: int, steps: int) 
     opt_d = torch.optim.Adam(groups["discriminator"], cfg.train.lr, betas=tuple(model.config.betas))
 
     def update() -> None:
-        draw = model.draw(data.data, data.masks)
-        d = model.discriminator_loss(data.data, data.masks, draw)
-        opt_d.zero_grad()
-        d["loss"].backward()
-        opt_d.step()
-        g = model.generator_loss(data.data, data.masks, draw)
-        opt_g.zero_grad()
-        g["loss"].backward()
-        opt_g.step()
-        model.update_ema()
+        plain_update(model, data, opt_g, opt_d)
 
     update()
     t0 = time.perf_counter()

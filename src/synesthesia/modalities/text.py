@@ -25,6 +25,7 @@ from synesthesia.modalities.likelihoods import categorical_log_prob
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]
+UNWRITTEN = [PAD, UNK, BOS]          # tokens a text decoder never emits
 PUNCTUATION = ". , ; : ! ?"
 TOKENIZER_FILE = "tokenizer.json"
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
@@ -115,7 +116,7 @@ class TextDecoder(nn.Module):
         for t in range(self.max_len - 1):
             o, h = self.gru(self.embed(tok) + cond[:, None, :], h)      # (B, 1, H)
             logits = self.out(o[:, 0])                                  # (B, V)
-            logits[:, [PAD, UNK, BOS]] = -float("inf")                 # never written
+            logits[:, UNWRITTEN] = -float("inf")
             if temperature > 0:
                 probs = torch.softmax(logits / temperature, dim=-1)
                 nxt = torch.multinomial(probs, 1, generator=generator)[:, 0]

@@ -56,6 +56,24 @@ class CollapseMonitor:
         return started
 
 
+def plain_update(model, batch: MultimodalBatch, opt_g: torch.optim.Optimizer,
+                 opt_d: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """One update in the order :class:`AdversarialModule` takes it (draw, discriminator step,
+    generator step, moving average), in plain PyTorch without Lightning, for benchmarks and tests.
+    Returns the discriminator's and the generator's loss dicts."""
+    draw = model.draw(batch.data, batch.masks)
+    d = model.discriminator_loss(batch.data, batch.masks, draw)
+    opt_d.zero_grad()
+    d["loss"].backward()
+    opt_d.step()
+    g = model.generator_loss(batch.data, batch.masks, draw)
+    opt_g.zero_grad()
+    g["loss"].backward()
+    opt_g.step()
+    model.update_ema()
+    return d, g
+
+
 class AdversarialModule(L.LightningModule):
     """Trains a model that offers ``draw``, ``discriminator_loss``, ``generator_loss``,
     ``parameter_groups`` and (optionally) ``update_ema`` and ``sample_diversity``."""

@@ -8,7 +8,8 @@ from synesthesia.config import ConfigError, RunConfig, TrainConfig
 from synesthesia.models.gan import ConditionalGAN, GANConfig, ModelInputError
 from synesthesia.models.gan.model import condition_fits
 from synesthesia.models.gan.augment import cutout, diff_augment, translation
-from synesthesia.training.adversarial import AdversarialModule, CollapseMonitor, ModeCollapseWarning
+from synesthesia.training.adversarial import (AdversarialModule, CollapseMonitor, ModeCollapseWarning,
+                                              plain_update)
 from tests.conftest import TINY_MODALITIES, TINY_WORLD
 
 TINY = {"g_channels": 8, "d_channels": 8, "noise_dim": 8, "cond_dim": 16, "w_dim": 32}
@@ -21,17 +22,7 @@ def _gan(modalities, names=("image", "text"), **cfg):
 def _step(model, batch, opts):
     """One adversarial step as the trainer takes it (without Lightning)."""
     opt_g, opt_d = opts
-    draw = model.draw(batch.data, batch.masks)
-    d = model.discriminator_loss(batch.data, batch.masks, draw)
-    opt_d.zero_grad()
-    d["loss"].backward()
-    opt_d.step()
-    g = model.generator_loss(batch.data, batch.masks, draw)
-    opt_g.zero_grad()
-    g["loss"].backward()
-    opt_g.step()
-    model.update_ema()
-    return d, g
+    return plain_update(model, batch, opt_g, opt_d)
 
 
 def _optimisers(model, lr=2e-3):

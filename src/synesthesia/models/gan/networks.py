@@ -270,15 +270,16 @@ class Discriminator(nn.Module):
 # frame-sampled videos
 
 
-def time_features(times: torch.Tensor, frames: int, bands: int = 4) -> torch.Tensor:
+TIME_BANDS = 4
+TIME_DIM = 1 + 2 * TIME_BANDS          # width of time_features
+
+
+def time_features(times: torch.Tensor, frames: int, bands: int = TIME_BANDS) -> torch.Tensor:
     """Frame indices (...,) of a ``frames``-long clip -> (..., 1 + 2 * bands): the time u in
     [0, 1] and sin/cos(pi k u) for k = 1..bands (smooth in u, so motion can be linear in it)."""
     u = times.float() / max(frames - 1, 1)
     k = torch.arange(1, bands + 1, device=times.device, dtype=torch.float32) * math.pi
     return torch.cat([u[..., None], torch.sin(u[..., None] * k), torch.cos(u[..., None] * k)], dim=-1)
-
-
-TIME_DIM = 1 + 2 * 4
 
 
 class FrameGenerator(nn.Module):

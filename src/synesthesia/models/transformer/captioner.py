@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from synesthesia.modalities.base import Modality
-from synesthesia.modalities.text import BOS, EOS, PAD, UNK
+from synesthesia.modalities.text import BOS, EOS, PAD, UNWRITTEN
 from synesthesia.models.transformer.config import CaptionerConfig
 from synesthesia.models.transformer.decoding import NEG_INF, beam_search, sample_logits
 from synesthesia.models.transformer.encoders import ENCODERS
@@ -160,7 +160,7 @@ class Captioner(nn.Module):
     def _allowed(self, logits: torch.Tensor, t: int) -> torch.Tensor:
         """Never emit PAD, UNK or BOS; the last position must be EOS (a caption always ends)."""
         logits = logits.clone()
-        logits[:, [PAD, UNK, BOS]] = NEG_INF
+        logits[:, UNWRITTEN] = NEG_INF
         if t == self.max_len - 1:
             eos = logits[:, EOS].clone()
             logits.fill_(NEG_INF)
