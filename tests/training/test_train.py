@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -58,6 +59,21 @@ def test_resume_continues_from_the_saved_step(tmp_path):
     steps = [int(line.split(",")[1]) for line in (out / "logs" / "csv" / "metrics.csv").read_text().splitlines()[1:]
              if line.split(",")[1]]
     assert max(steps) >= 2
+
+
+def test_resume_twice_and_from_a_copy_keeps_writing_last_ckpt(tmp_path):
+    out = tmp_path / "run"
+    train(tiny_run_config(max_steps=2), out, progress=False)
+    train(tiny_run_config(max_steps=3), out, resume=True, progress=False)
+    train(tiny_run_config(max_steps=4), out, resume=True, progress=False)
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    train(tiny_run_config(max_steps=5), copy, resume=True, progress=False)
+    for run, step in ((out, 4), (copy, 5)):
+        names = sorted(p.name for p in (run / "checkpoints").iterdir())
+        assert not [n for n in names if n.startswith("last-")], names
+        last = load_file(str(run / "checkpoints" / "last.ckpt"))
+        assert int(last["t.state_dict.model.steps"]) == step
 
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):

@@ -60,7 +60,8 @@ def _trainer(config: RunConfig, out: Path, enable_progress: bool) -> L.Trainer:
     t = config.train
     every = max(1, t.checkpoint_every)
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", filename="step-{step}", every_n_train_steps=every,
-                           save_last=True, save_top_k=2, monitor="step", mode="max")
+                           save_last=True, save_top_k=2, monitor="step", mode="max",
+                           enable_version_counter=False)     # a resumed run keeps writing last.ckpt
     callbacks = [ckpt, Throughput()]
     if t.schedule == "cosine":
         callbacks.append(CosineSchedule(t.warmup_steps))
