@@ -1,6 +1,8 @@
 import math
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 from synesthesia.config import ConfigError, TrainConfig
 from synesthesia.training.callbacks import CosineSchedule
@@ -20,3 +22,36 @@ def test_cosine_schedule_warms_up_then_decays_to_its_floor():
 def test_unknown_schedule_is_refused():
     with pytest.raises(ConfigError, match="choose from cosine, constant"):
         TrainConfig(schedule="linear")
+
+
+def _run_schedule(schedule: CosineSchedule, steps: range, total: int) -> list[float]:
+    """Learning-rate factors the schedule applies at ``steps`` of a ``total``-step budget."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    out = []
+    for step in steps:
+        trainer = SimpleNamespace(global_step=step, estimated_stepping_batches=total, callbacks=[],
+                                  optimizers=[opt])
+        schedule.on_train_batch_start(trainer, None, None, step)
+        out.append(opt.param_groups[0]["lr"])
+    return out
+
+
+def test_resume_with_a_larger_budget_keeps_decaying_from_where_it_stopped():
+    first = CosineSchedule(warmup_steps=0, final=0.02)
+    before = _run_schedule(first, range(0, 8), total=10)
+    state = first.state_dict()
+    assert state["factor"] == pytest.approx(before[-1])
+
+    longer = CosineSchedule(warmup_steps=0, final=0.02)
+    longer.load_state_dict(state)
+    after = _run_schedule(longer, range(8, 40), total=40)
+    assert after[0] == pytest.approx(before[-1], rel=1e-6)                  # no jump back up
+    assert all(a >= b - 1e-12 for a, b in zip(after, after[1:]))
+    assert after[-1] == pytest.approx(0.02, abs=0.002)
+    # without the saved factor the curve of the larger budget starts far higher
+    assert CosineSchedule(warmup_steps=0).factor(8, 8 / 40) > 4 * before[-1]
+
+    same = CosineSchedule(warmup_steps=0, final=0.02)                      # same budget: same curve
+    same.load_state_dict(state)
+    whole = _run_schedule(CosineSchedule(warmup_steps=0, final=0.02), range(0, 10), total=10)
+    assert _run_schedule(same, range(8, 10), total=10) == pytest.approx(whole[8:])

@@ -91,18 +91,47 @@ def budget_progress(trainer: L.Trainer) -> float:
 class CosineSchedule(L.Callback):
     """Linear warm-up over ``warmup_steps``, then cosine decay to ``final`` times the base learning
     rate as the budget is spent (see :func:`budget_progress`), so a run stopped by its time limit
-    still ends at a low learning rate."""
+    still ends at a low learning rate.
+
+    A run resumed with a larger budget would find itself earlier on the curve, at a higher rate
+    than it stopped at; jumping back up from a converged point can wreck a model (a visual
+    tokenizer lost its codebook that way). So the factor in use is saved with the checkpoint, and
+    a resumed run whose curve lies above it decays from that factor to ``final`` over what is left
+    of the new budget instead. Resumed with the same budget, the curve is the original one."""
 
     def __init__(self, warmup_steps: int = 100, final: float = 0.02) -> None:
         self.warmup_steps, self.final = warmup_steps, final
+        self.current: float | None = None          # the factor last applied (saved)
+        self._resumed: float | None = None         # the saved factor, until the first batch
+        self._segment: tuple[float, float] | None = None     # (start progress, start factor)
 
     def factor(self, step: int, progress: float) -> float:
         warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
         return warm * (self.final + (1 - self.final) * 0.5 * (1 + math.cos(math.pi * progress)))
 
+    def resumed_factor(self, step: int, progress: float) -> float:
+        """The factor after a resume: the original curve unless it lies above the saved factor,
+        else a cosine from the saved factor at the resume point down to ``final`` at the end."""
+        if self._resumed is not None:
+            f0, self._resumed = self._resumed, None
+            if self.factor(step, progress) > f0 * 1.05 + 1e-12:
+                self._segment = (progress, f0)
+        if self._segment is None:
+            return self.factor(step, progress)
+        p0, f0 = self._segment
+        u = min(1.0, max(0.0, (progress - p0) / (1 - p0))) if p0 < 1 else 1.0
+        return self.final + (f0 - self.final) * 0.5 * (1 + math.cos(math.pi * u))
+
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        f = self.factor(trainer.global_step, budget_progress(trainer))
+        f = self.current = self.resumed_factor(trainer.global_step, budget_progress(trainer))
         for opt in trainer.optimizers:
             for group in opt.param_groups:
                 group.setdefault("base_lr", group["lr"])
                 group["lr"] = group["base_lr"] * f
+
+    def state_dict(self) -> dict:
+        return {} if self.current is None else {"factor": self.current}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if "factor" in state_dict:
+            self._resumed = float(state_dict["factor"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from synesthesia.config import ConfigError, RunConfig
 from synesthesia.data.sources import WorldSource, open_source
+from synesthesia.io import atomic_path
 from synesthesia.modalities import build_modality
 from synesthesia.models.registry import build_model
 from synesthesia.runs import load_modalities, save_modalities, save_weights, write_metrics
@@ -109,11 +111,17 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
     model = build_model(config.family, modalities, config.model)
     module = lightning_module(model, config.train)
     data = TensorDataModule(train_set, val_set, config.train.batch_size, config.train.num_workers)
+    if resume and _is_rank_zero():
+        _set_aside_csv_log(out)
     trainer = _trainer(config, out, progress)
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
     seconds = time.perf_counter() - t0
+    # checkpoints are written every train.checkpoint_every steps; a run stopped by its time or
+    # step budget also leaves its final state, so --resume goes on from there
+    trainer.save_checkpoint(last)
     if trainer.is_global_zero:
+        _join_csv_logs(out)
         save_weights(model, out / "model.safetensors")
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         metrics.update({"global_step": trainer.global_step, "epochs": trainer.current_epoch,
@@ -121,6 +129,39 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
                         "n_train": len(train_set), "world_size": trainer.world_size})
         write_metrics(out, {"training": metrics})
     return out
+
+
+def _set_aside_csv_log(out: Path) -> None:
+    """Lightning's CSV logger deletes an existing metrics.csv; keep it as metrics.part-<k>.csv
+    until :func:`_join_csv_logs` puts it back in front of the resumed run's rows."""
+    log = out / "logs" / "csv" / "metrics.csv"
+    if log.is_file():
+        k = len(list(log.parent.glob("metrics.part-*.csv")))
+        log.rename(log.with_name(f"metrics.part-{k}.csv"))
+
+
+def _join_csv_logs(out: Path) -> None:
+    """metrics.csv = the rows of every earlier leg of a resumed run, then its own (the union
+    of their columns), written atomically; the parts are removed afterwards."""
+    folder = out / "logs" / "csv"
+    parts = sorted(folder.glob("metrics.part-*.csv"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    if not parts:
+        return
+    rows: list[dict] = []
+    columns: list[str] = []
+    for path in [*parts, folder / "metrics.csv"]:
+        if path.is_file():
+            with open(path, newline="") as f:
+                reader = csv.DictReader(f)
+                columns += [c for c in reader.fieldnames or [] if c not in columns]
+                rows += list(reader)
+    with atomic_path(folder / "metrics.csv") as tmp:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    for path in parts:
+        path.unlink()
 
 
 def _is_rank_zero() -> bool:
