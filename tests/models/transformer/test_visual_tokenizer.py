@@ -6,6 +6,7 @@ import torch
 from synesthesia.config import ConfigError
 from synesthesia.models.transformer import ModelInputError, TokenizerConfig, VisualTokenizer, build_model
 from synesthesia.models.transformer.fsq import FSQ
+from synesthesia.models.transformer.tokenizer import CodebookCollapseError
 
 
 def test_fsq_rounds_to_exactly_the_levels():
@@ -84,3 +85,24 @@ def test_config_errors(tiny_modalities):
     with pytest.raises(ModelInputError, match="trains on data"):
         VisualTokenizer({"image": tiny_modalities["image"]}, TokenizerConfig(channels=8))({"video": None})
     assert list(itertools.islice(TokenizerConfig().to_dict(), 2)) == ["kind", "levels"]
+
+
+def test_a_collapsed_codebook_stops_training_with_advice(tiny_modalities, tiny_data):
+    torch.manual_seed(0)
+    tok = VisualTokenizer({"image": tiny_modalities["image"]}, TokenizerConfig(channels=8, levels=[5, 5, 5]))
+    x = tiny_data[list(range(64))].data["image"]
+    last = tok.encoder[-1]
+    with torch.no_grad():                                              # spread the inputs over the codes
+        last.weight.normal_(0.0, 5.0)
+    for _ in range(5):
+        assert tok({"image": x})["usage"] > 0.3                        # healthy: many codes per batch
+    with torch.no_grad():                                              # every input onto one corner code
+        last.weight.zero_()
+        last.bias.fill_(50.0)
+    tok.eval()
+    for _ in range(40):                                                # evaluation only reports usage
+        assert tok({"image": x})["usage"] == pytest.approx(1 / 125)
+    tok.train()
+    with pytest.raises(CodebookCollapseError, match="lower train.lr"):
+        for _ in range(40):
+            tok({"image": x})
