@@ -16,7 +16,6 @@ says so (once, until it recovers).
 from __future__ import annotations
 
 import logging
-import math
 import warnings
 
 import lightning as L
@@ -24,6 +23,7 @@ import torch
 
 from synesthesia.config import ConfigError, TrainConfig
 from synesthesia.data.batch import MultimodalBatch
+from synesthesia.models.collapse import CollapseMonitor
 from synesthesia.training.module import NonFiniteLossError, _flat_scalars
 
 log = logging.getLogger(__name__)
@@ -35,25 +35,6 @@ warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual opt
 
 class ModeCollapseWarning(UserWarning):
     """The generator's samples for one condition stopped varying."""
-
-
-class CollapseMonitor:
-    """Tracks a diversity figure and says when it falls below ``fraction`` of its best value so
-    far (after ``patience`` measurements); re-arms when it recovers above that level."""
-
-    def __init__(self, fraction: float = 0.3, patience: int = 2) -> None:
-        self.fraction, self.patience = fraction, patience
-        self.best, self.seen, self.alarmed = 0.0, 0, False
-
-    def update(self, value: float) -> bool:
-        """Record ``value``; True when this measurement starts a collapse."""
-        self.seen += 1
-        if math.isfinite(value):
-            self.best = max(self.best, value)
-        low = self.seen > self.patience and self.best > 0 and value < self.fraction * self.best
-        started = low and not self.alarmed
-        self.alarmed = low
-        return started
 
 
 def plain_update(model, batch: MultimodalBatch, opt_g: torch.optim.Optimizer,

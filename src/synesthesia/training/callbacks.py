@@ -109,9 +109,10 @@ class CosineSchedule(L.Callback):
         warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
         return warm * (self.final + (1 - self.final) * 0.5 * (1 + math.cos(math.pi * progress)))
 
-    def resumed_factor(self, step: int, progress: float) -> float:
-        """The factor after a resume: the original curve unless it lies above the saved factor,
-        else a cosine from the saved factor at the resume point down to ``final`` at the end."""
+    def applied_factor(self, step: int, progress: float) -> float:
+        """The factor to apply now: :meth:`factor`, except after a resume whose curve lies above
+        the saved factor, where a cosine runs from that factor at the resume point down to
+        ``final`` at the end of the budget."""
         if self._resumed is not None:
             f0, self._resumed = self._resumed, None
             if self.factor(step, progress) > f0 * 1.05 + 1e-12:
@@ -123,7 +124,7 @@ class CosineSchedule(L.Callback):
         return self.final + (f0 - self.final) * 0.5 * (1 + math.cos(math.pi * u))
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        f = self.current = self.resumed_factor(trainer.global_step, budget_progress(trainer))
+        f = self.current = self.applied_factor(trainer.global_step, budget_progress(trainer))
         for opt in trainer.optimizers:
             for group in opt.param_groups:
                 group.setdefault("base_lr", group["lr"])

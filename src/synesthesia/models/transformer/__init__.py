@@ -11,7 +11,7 @@ from synesthesia.config import ConfigError
 from synesthesia.models.transformer.autoregressive import AutoregressiveGenerator
 from synesthesia.models.transformer.captioner import Captioner
 from synesthesia.models.transformer.config import AutoregressiveConfig, CaptionerConfig, TokenizerConfig
-from synesthesia.models.transformer.errors import ModelInputError
+from synesthesia.models.transformer.errors import CodebookCollapseError, ModelInputError
 from synesthesia.models.transformer.tokenizer import VisualTokenizer
 
 # model.kind -> (model class, config class)
@@ -33,4 +33,4 @@ def build_model(modalities, config: dict):
 
 
 __all__ = ["KINDS", "AutoregressiveConfig", "AutoregressiveGenerator", "Captioner", "CaptionerConfig",
-           "ModelInputError", "TokenizerConfig", "VisualTokenizer", "build_model"]
+           "CodebookCollapseError", "ModelInputError", "TokenizerConfig", "VisualTokenizer", "build_model"]

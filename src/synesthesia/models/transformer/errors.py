@@ -1,4 +1,4 @@
-"""The family's input error and the check every ``generate`` starts with."""
+"""The family's errors and the check every ``generate`` starts with."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from synesthesia.errors import SynesthesiaError
 
 class ModelInputError(SynesthesiaError):
     """A request the model cannot serve; the message says what it can do."""
+
+
+class CodebookCollapseError(SynesthesiaError, RuntimeError):
+    """Training drove the tokenizer onto a handful of codes; the message says what to try."""
 
 
 def check_given(given: Mapping, targets: Sequence[str], directions: Sequence[tuple[tuple[str, ...], str]],

@@ -21,19 +21,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synesthesia.errors import SynesthesiaError
 from synesthesia.modalities.base import Modality
+from synesthesia.models.collapse import CollapseMonitor
 from synesthesia.models.transformer.config import TokenizerConfig
-from synesthesia.models.transformer.errors import ModelInputError
+from synesthesia.models.transformer.errors import CodebookCollapseError, ModelInputError
 from synesthesia.models.transformer.fsq import FSQ
 
 VISUAL = ("image", "video")
 COLLAPSE_FRACTION = 0.1         # codebook usage below this share of its best stops training
 MIN_USAGE = 0.05                # ... once the usage has been at least this
-
-
-class CodebookCollapseError(SynesthesiaError, RuntimeError):
-    """Training drove the tokenizer onto a handful of codes; the message says what to try."""
 _CONV = {2: nn.Conv2d, 3: nn.Conv3d}
 
 
@@ -108,7 +104,8 @@ class VisualTokenizer(nn.Module):
         self.grid = ((frames >> time_stages,) if name == "video" else ()) + (size // cfg.downsample,) * 2
         self.tokens = math.prod(self.grid)
         self.fsq = FSQ(cfg.levels)
-        self._usage_avg = self._usage_best = 0.0          # running codebook usage while training
+        self._usage_avg: float | None = None                # running codebook usage while training
+        self._usage_monitor = CollapseMonitor(COLLAPSE_FRACTION, patience=0)
         self.codebook_size = self.fsq.codebook_size
         d, dims, c = self.fsq.dim, self.dims, cfg.channels
         chans = [c * 2 ** min(i, 2) for i in range(stages + 1)]                 # c, 2c, 4c, 4c ...
@@ -190,12 +187,12 @@ class VisualTokenizer(nn.Module):
         of its best after having been meaningful. The encoder then sits at the edges of the
         quantiser (all inputs on a handful of codes) and does not come back, so training on is
         wasted time."""
-        self._usage_avg = usage if self._usage_best == 0 else 0.9 * self._usage_avg + 0.1 * usage
-        self._usage_best = max(self._usage_best, self._usage_avg)
-        if self._usage_best >= MIN_USAGE and self._usage_avg < COLLAPSE_FRACTION * self._usage_best:
+        self._usage_avg = usage if self._usage_avg is None else 0.9 * self._usage_avg + 0.1 * usage
+        monitor = self._usage_monitor
+        if monitor.update(self._usage_avg) and monitor.best >= MIN_USAGE:
             raise CodebookCollapseError(
                 f"the tokenizer's codebook collapsed: the batches use {self._usage_avg:.1%} of its "
-                f"{self.codebook_size} codes, down from {self._usage_best:.1%}; lower train.lr (e.g. "
+                f"{self.codebook_size} codes, down from {monitor.best:.1%}; lower train.lr (e.g. "
                 "halve it) and train again, or resume from a checkpoint before the collapse with a "
                 "lower train.lr")
 
