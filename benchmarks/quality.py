@@ -8,6 +8,13 @@ evaluates it on 1,000 test samples with the oracles, and appends a row to
 ``benchmarks/results/leaderboard.md`` (and the full metrics to ``leaderboard.jsonl``) shaped like
 the CdSprites+ leaderboard: strict and per-attribute accuracy for text→image, image→text and
 joint samples, per level. Run it with nothing else busy on the machine.
+
+    python benchmarks/quality.py --family transformer --variant ar-l5-video --level 5 --modalities video,text \
+        --resume --out runs/ar-l5-video --budget-minutes 90
+
+continues the run in ``--out`` (its own ``config.yaml`` and ``--set``) until it has trained for
+``--budget-minutes`` in all, then evaluates it and appends its row; a run that already spent its
+budget (e.g. one resumed with ``synesthesia train --resume``) is evaluated as it is.
 """
 
 from __future__ import annotations
@@ -100,7 +107,11 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="extra config overrides")
     ap.add_argument("--out", type=Path, default=None, help="run folder (default: a temporary one under runs/)")
     ap.add_argument("--keep", action="store_true", help="keep the run folder")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the run in --out to --budget-minutes in all instead of training the preset")
     args = ap.parse_args()
+    if args.resume and (args.out is None or not (args.out / "config.yaml").is_file()):
+        ap.error("--resume needs --out RUN, a run folder with a config.yaml (train it first without --resume)")
 
     from synesthesia.config import RunConfig
     from synesthesia.evaluation.evaluate import evaluate
@@ -113,13 +124,16 @@ def main() -> None:
                  f"data.modalities=[{args.modalities}]", *args.set]
     if args.family == "joint_vae":
         overrides.append(f"model.fusion={args.fusion}")
-    config = RunConfig.from_yaml(preset, overrides)
+    if args.resume:
+        config = RunConfig.from_yaml(args.out / "config.yaml", [f"train.max_minutes={args.budget_minutes}", *args.set])
+    else:
+        config = RunConfig.from_yaml(preset, overrides)
     name = args.fusion if args.family == "joint_vae" else args.variant
     out = args.out or ROOT / "runs" / "leaderboard" / f"{args.family}-{name}-l{args.level}-{args.size}"
-    if out.exists():
+    if out.exists() and not args.resume:
         shutil.rmtree(out)
     t0 = time.perf_counter()
-    train(config, out, progress=False)
+    train(config, out, resume=args.resume, progress=False)
     train_s = time.perf_counter() - t0
     steps = json.loads((out / "metrics.json").read_text())["training"]["global_step"]
     from synesthesia.pipeline import load

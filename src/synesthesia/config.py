@@ -110,6 +110,7 @@ class TrainConfig:
     lr: float = 2e-3
     schedule: str = "cosine"
     warmup_steps: int = 100
+    resume_lr_factor: float | None = None    # --resume: warm restart of the cosine to this × lr
     weight_decay: float = 0.0
     max_steps: int = -1
     max_epochs: int = 20
@@ -132,6 +133,9 @@ class TrainConfig:
             raise ConfigError(f"train.batch_size must be positive, got {self.batch_size}")
         if self.lr <= 0:
             raise ConfigError(f"train.lr must be positive, got {self.lr}")
+        if self.resume_lr_factor is not None and not 0 < self.resume_lr_factor <= 1:
+            raise ConfigError(f"train.resume_lr_factor must lie in (0, 1] (a fraction of train.lr), "
+                              f"got {self.resume_lr_factor}; leave it unset to keep decaying")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"train.schedule {self.schedule!r} unknown; choose from {', '.join(SCHEDULES)}")
         allowed = {"32-true", "32", "bf16-mixed", "bf16-true", "16-mixed", "64-true"}

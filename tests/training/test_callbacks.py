@@ -55,3 +55,27 @@ def test_resume_with_a_larger_budget_keeps_decaying_from_where_it_stopped():
     same.load_state_dict(state)
     whole = _run_schedule(CosineSchedule(warmup_steps=0, final=0.02), range(0, 10), total=10)
     assert _run_schedule(same, range(8, 10), total=10) == pytest.approx(whole[8:])
+
+
+def test_warm_restart_on_resume_climbs_to_its_factor_then_decays_to_the_floor():
+    first = CosineSchedule(warmup_steps=0, final=0.02)
+    before = _run_schedule(first, range(0, 10), total=10)                  # ends at the floor
+    assert before[-1] < 0.05
+
+    restarted = CosineSchedule(warmup_steps=5, final=0.02, restart=0.5)
+    restarted.load_state_dict(first.state_dict())
+    after = _run_schedule(restarted, range(10, 60), total=60)
+    assert after[0] < 0.15                                                 # starts near where it stopped
+    assert all(a < b for a, b in zip(after[:4], after[1:5]))               # linear climb
+    assert max(after) == pytest.approx(0.5, rel=0.05)                      # to the restart factor
+    assert all(a >= b - 1e-12 for a, b in zip(after[5:], after[6:]))      # then only down
+    assert after[-1] == pytest.approx(0.02, abs=0.005)
+
+    fresh = CosineSchedule(warmup_steps=5, final=0.02, restart=0.5)        # no resume: the plain curve
+    assert _run_schedule(fresh, range(0, 10), total=10) == pytest.approx(
+        _run_schedule(CosineSchedule(warmup_steps=5, final=0.02), range(0, 10), total=10))
+
+
+def test_resume_lr_factor_outside_zero_one_is_refused():
+    with pytest.raises(ConfigError, match="resume_lr_factor"):
+        TrainConfig(resume_lr_factor=2.0)

@@ -97,13 +97,20 @@ class CosineSchedule(L.Callback):
     than it stopped at; jumping back up from a converged point can wreck a model (a visual
     tokenizer lost its codebook that way). So the factor in use is saved with the checkpoint, and
     a resumed run whose curve lies above it decays from that factor to ``final`` over what is left
-    of the new budget instead. Resumed with the same budget, the curve is the original one."""
+    of the new budget instead. Resumed with the same budget, the curve is the original one.
 
-    def __init__(self, warmup_steps: int = 100, final: float = 0.02) -> None:
-        self.warmup_steps, self.final = warmup_steps, final
+    A run that stopped far from converged (a transformer after a short first budget) gains little
+    from a longer tail at its floor; ``restart`` (``train.resume_lr_factor``) is then a warm
+    restart after SGDR (Loshchilov & Hutter, 2017): from the saved factor, linearly up to
+    ``restart`` over ``warmup_steps``, then a cosine down to ``final`` over what is left."""
+
+    def __init__(self, warmup_steps: int = 100, final: float = 0.02,
+                 restart: float | None = None) -> None:
+        self.warmup_steps, self.final, self.restart = warmup_steps, final, restart
         self.current: float | None = None          # the factor last applied (saved)
         self._resumed: float | None = None         # the saved factor, until the first batch
         self._segment: tuple[float, float] | None = None     # (start progress, start factor)
+        self._rewarm: tuple[int, float] | None = None         # (resume step, saved factor)
 
     def factor(self, step: int, progress: float) -> float:
         warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
@@ -115,13 +122,20 @@ class CosineSchedule(L.Callback):
         ``final`` at the end of the budget."""
         if self._resumed is not None:
             f0, self._resumed = self._resumed, None
-            if self.factor(step, progress) > f0 * 1.05 + 1e-12:
+            if self.restart is not None:
+                self._segment, self._rewarm = (progress, self.restart), (step, f0)
+            elif self.factor(step, progress) > f0 * 1.05 + 1e-12:
                 self._segment = (progress, f0)
         if self._segment is None:
             return self.factor(step, progress)
         p0, f0 = self._segment
         u = min(1.0, max(0.0, (progress - p0) / (1 - p0))) if p0 < 1 else 1.0
-        return self.final + (f0 - self.final) * 0.5 * (1 + math.cos(math.pi * u))
+        f = self.final + (f0 - self.final) * 0.5 * (1 + math.cos(math.pi * u))
+        if self._rewarm is not None and self.warmup_steps > 0:
+            s0, saved = self._rewarm
+            w = min(1.0, (step - s0 + 1) / self.warmup_steps)
+            f = saved + (f - saved) * w
+        return f
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         f = self.current = self.applied_factor(trainer.global_step, budget_progress(trainer))

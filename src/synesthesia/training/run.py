@@ -66,7 +66,7 @@ def _trainer(config: RunConfig, out: Path, enable_progress: bool) -> L.Trainer:
                            enable_version_counter=False)     # a resumed run keeps writing last.ckpt
     callbacks = [ckpt, Throughput()]
     if t.schedule == "cosine":
-        callbacks.append(CosineSchedule(t.warmup_steps))
+        callbacks.append(CosineSchedule(t.warmup_steps, restart=t.resume_lr_factor))
     if t.samples_every_epoch:
         callbacks.append(SampleGrid(out / "samples"))
     return L.Trainer(
