@@ -117,16 +117,16 @@ def main() -> None:
     from synesthesia.evaluation.evaluate import evaluate
     from synesthesia.training.run import train
 
-    preset = ROOT / "configs" / args.family / f"l{args.level}-{args.size}.yaml"
-    if args.family == "transformer":                      # transformer presets are named by variant
-        preset = ROOT / "configs" / "transformer" / f"{args.variant}.yaml"
-    overrides = [f"train.max_minutes={args.budget_minutes}", "train.max_epochs=1000", "data.n_train=60000",
-                 f"data.modalities=[{args.modalities}]", *args.set]
-    if args.family == "joint_vae":
-        overrides.append(f"model.fusion={args.fusion}")
-    if args.resume:
+    if args.resume:                                       # the run's own config, a new total budget
         config = RunConfig.from_yaml(args.out / "config.yaml", [f"train.max_minutes={args.budget_minutes}", *args.set])
     else:
+        preset = ROOT / "configs" / args.family / f"l{args.level}-{args.size}.yaml"
+        if args.family == "transformer":                  # transformer presets are named by variant
+            preset = ROOT / "configs" / "transformer" / f"{args.variant}.yaml"
+        overrides = [f"train.max_minutes={args.budget_minutes}", "train.max_epochs=1000", "data.n_train=60000",
+                     f"data.modalities=[{args.modalities}]", *args.set]
+        if args.family == "joint_vae":
+            overrides.append(f"model.fusion={args.fusion}")
         config = RunConfig.from_yaml(preset, overrides)
     name = args.fusion if args.family == "joint_vae" else args.variant
     out = args.out or ROOT / "runs" / "leaderboard" / f"{args.family}-{name}-l{args.level}-{args.size}"

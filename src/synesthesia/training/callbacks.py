@@ -109,17 +109,18 @@ class CosineSchedule(L.Callback):
         self.warmup_steps, self.final, self.restart = warmup_steps, final, restart
         self.current: float | None = None          # the factor last applied (saved)
         self._resumed: float | None = None         # the saved factor, until the first batch
-        self._segment: tuple[float, float] | None = None     # (start progress, start factor)
-        self._rewarm: tuple[int, float] | None = None         # (resume step, saved factor)
+        self._segment: tuple[float, float] | None = None     # (start progress, peak factor)
+        self._rewarm: tuple[int, float] | None = None         # restart: (resume step, saved factor)
 
     def factor(self, step: int, progress: float) -> float:
         warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
         return warm * (self.final + (1 - self.final) * 0.5 * (1 + math.cos(math.pi * progress)))
 
     def applied_factor(self, step: int, progress: float) -> float:
-        """The factor to apply now: :meth:`factor`, except after a resume whose curve lies above
-        the saved factor, where a cosine runs from that factor at the resume point down to
-        ``final`` at the end of the budget."""
+        """The factor to apply now: :meth:`factor`, except after a resume. There a cosine runs
+        from a peak at the resume point down to ``final`` at the end of the budget: the saved
+        factor, when the original curve lies above it; with ``restart``, that factor, reached
+        from the saved one over ``warmup_steps``."""
         if self._resumed is not None:
             f0, self._resumed = self._resumed, None
             if self.restart is not None:
