@@ -1,12 +1,15 @@
 """Free-attribute diversity of X→image (or video) from partial captions.
 
     python benchmarks/free_diversity.py runs/gan-t2i-l5 [--p 0.5] [--captions 200] [--per 20] [--temperature 1]
+                                        [--no-expand]
 
 Test captions of the run's own world that leave each attribute out with probability ``--p``; for
 each caption ``--per`` samples, read back by the world's oracle. Per attribute: coherence on the
 captions that name it, and, over the captions that leave it free, the entropy of its generated
 values within the samples of one caption relative to the data's entropy at the same group size
-(:func:`synesthesia.evaluation.diversity.entropy_ratio`; 1.0 = as varied as the data). Prints JSON.
+(:func:`synesthesia.evaluation.diversity.entropy_ratio`; 1.0 = as varied as the data). A run with
+a caption expander (``synesthesia expander RUN``) completes each caption before generating, once
+per sample; ``--no-expand`` measures the model alone. Prints JSON.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ def main() -> None:
     ap.add_argument("--per", type=int, default=20, help="samples per caption")
     ap.add_argument("--target", default="image")
     ap.add_argument("--temperature", type=float, default=1.0, help="scale of the noise (GAN) or latent draws")
+    ap.add_argument("--no-expand", action="store_true", help="give the captions as they are, without the run's expander")
     args = ap.parse_args()
 
     from synesthesia.data.sources import WorldSource
@@ -44,15 +48,16 @@ def main() -> None:
     truth = {a: np.asarray(v) for a, v in raw["codes"].items()}
     named = parse_captions(raw["text"])
     tokens = pipe.modalities["text"].encode(raw["text"])
+    expand = pipe.expander is not None and not args.no_expand
     out = generate_raw(pipe, {"text": tokens.repeat_interleave(args.per, 0)}, args.target, seed=1,
-                       temperature=args.temperature)
+                       temperature=args.temperature, expand=expand)
     oracle = get_oracle(source.config, args.target)
     pred = oracle.predict(out)
     groups = np.repeat(np.arange(args.captions), args.per)
     reference = source.load("test", 2000, [])["codes"]
 
     result: dict = {"run": str(args.run), "p": args.p, "temperature": args.temperature,
-                    "captions": args.captions, "per": args.per, "attributes": {}}
+                    "expanded": expand, "captions": args.captions, "per": args.per, "attributes": {}}
     strict = np.ones(len(groups), dtype=bool)
     for a in oracle.attributes:
         is_named = np.repeat(named[a] != -1, args.per)

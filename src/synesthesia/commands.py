@@ -1,4 +1,4 @@
-"""``synesthesia train``, ``generate`` and ``quickstart``."""
+"""``synesthesia train``, ``generate``, ``expander``, ``cycle`` and ``quickstart``."""
 
 from __future__ import annotations
 
@@ -45,7 +45,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     pipe = synesthesia.load(*args.run, routes=_routes(args.route))
     given = {"text": args.text, "image": args.image, "audio": args.audio, "video": args.video}
-    outs = pipe.generate(args.to, n=args.n, seed=args.seed, **given, **_sampling_options(args))
+    options = _sampling_options(args)
+    if args.no_expand:
+        options["expand"] = False
+    outs = pipe.generate(args.to, n=args.n, seed=args.seed, **given, **options)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     ext = args.format or EXTENSIONS[args.to]
@@ -55,6 +58,35 @@ def cmd_generate(args: argparse.Namespace) -> int:
     info = getattr(getattr(pipe, "model", None), "last_sampling", None)
     if info:
         print("sampler: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()))
+    return 0
+
+
+def cmd_expander(args: argparse.Namespace) -> int:
+    from synesthesia.models.transformer.expander import (ExpanderError, file_pairs, train_expander,
+                                                         world_pairs)
+    from synesthesia.runs import load_modalities, read_run
+
+    config, run = read_run(args.run)
+    modalities = load_modalities(config, run)
+    if "text" not in modalities:
+        raise ExpanderError(f"{run} has no text modality to expand; it has {', '.join(modalities)}")
+    if args.pairs is not None:
+        partial, complete = file_pairs(args.pairs)
+    elif config.data.manifest is None:
+        from synesthesia.data.sources import WorldSource
+
+        world = WorldSource.from_config(config.data.world, config.data.cache).config.to_dict()
+        partial, complete = world_pairs(world, args.n_pairs)
+    else:
+        raise ExpanderError(f"{run} was not trained on the world; give --pairs FILE.jsonl with "
+                            '{"partial": "...", "caption": "..."} lines')
+    model, summary = train_expander(modalities["text"], partial, complete, minutes=args.minutes,
+                                    steps=args.steps, seed=args.seed,
+                                    log=None if args.quiet else (lambda line: print(line, flush=True)))
+    model.save(run, {"trained": summary, "pairs": str(args.pairs) if args.pairs else "world"})
+    print(json.dumps(summary))
+    print(f"wrote {run / 'expander.safetensors'}; text conditions are now expanded "
+          "(pipe.generate(..., expand=False) or --no-expand to turn it off)")
     return 0
 
 
@@ -164,7 +196,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sample the posterior by MCMC instead of the encoder alone: mala, hmc or langevin")
     g.add_argument("--steps", type=int, default=30, help="MCMC steps with --sampler (default 30)")
     g.add_argument("--chains", type=int, default=1, help="MCMC chains per input with --sampler (default 1)")
+    g.add_argument("--no-expand", action="store_true",
+                   help="give --text to the model as it is, even when the run has a caption expander")
     g.set_defaults(func=cmd_generate)
+
+    e = sub.add_parser("expander", help="train a caption expander for a run (partial caption -> complete)",
+                       description="Train a small transformer that completes partial captions by sampling "
+                                   "what they leave out, and store it in the run folder: text conditions "
+                                   "are then expanded before the model sees them, so attributes a caption "
+                                   "does not name vary as in the data.")
+    e.add_argument("run", type=Path, help="run folder with a text modality")
+    e.add_argument("--minutes", type=float, default=3.0, help="training time budget (default 3)")
+    e.add_argument("--steps", type=int, default=None, help="stop after this many updates")
+    e.add_argument("--pairs", type=Path, default=None,
+                   help='JSONL of {"partial": ..., "caption": ...} lines (default: pairs from the run\'s world)')
+    e.add_argument("--n-pairs", type=int, default=40000, help="world pairs to draw (default 40000)")
+    e.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    e.add_argument("--quiet", action="store_true", help="no progress lines")
+    e.set_defaults(func=cmd_expander)
 
     c = sub.add_parser("cycle", help="image→text→image→… from a caption or an image",
                        description="Alternate text→image and image→text generation from --text or --image; "

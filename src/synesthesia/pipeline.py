@@ -36,6 +36,7 @@ class Pipeline:
         self.modalities = dict(modalities)
         self.config = config
         self.run = run
+        self.expander = None            # a CaptionExpander the run holds (see :meth:`model_generate`)
 
     @property
     def device(self) -> torch.device:
@@ -46,7 +47,22 @@ class Pipeline:
 
     def to(self, device) -> "Pipeline":
         self.model.to(device)
+        if self.expander is not None:
+            self.expander.to(device)
         return self
+
+    def model_generate(self, given: Mapping[str, torch.Tensor], targets: Sequence[str],
+                       generator: torch.Generator | None = None, expand: bool | None = None,
+                       **options) -> dict[str, torch.Tensor]:
+        """``model.generate`` on encoded inputs, with text conditions first completed by the
+        run's caption expander when it has one (:mod:`synesthesia.models.transformer.expander`);
+        ``expand=False`` gives the model the captions as they are."""
+        if expand and self.expander is None:
+            raise PipelineError("this run has no caption expander; train one with "
+                                f"'synesthesia expander {self.run or 'RUN'}', or leave expand out")
+        if "text" in given and self.expander is not None and expand is not False:
+            given = {**given, "text": self.expander.expand(given["text"], generator)}
+        return self.model.generate(given, targets, generator=generator, **options)
 
     # -- input handling ----------------------------------------------------------------------
     def _check(self, names, role: str) -> None:
@@ -86,13 +102,15 @@ class Pipeline:
         self._check([to], "generate")
         if n < 1:
             raise PipelineError(f"n must be at least 1, got {n}")
+        expand = given.pop("expand", None)
         options = self._options(given)
         tensors, b, batched = self._encode_given(given)
         if to in tensors:
             raise PipelineError(f"{to!r} is both given and asked for; drop {to}= or choose another target")
         tensors = {m: x.repeat_interleave(n, dim=0) for m, x in tensors.items()}
         g = self._generator(seed)
-        out = self.model.generate(tensors, [to], generator=g, temperature=temperature, **options)[to]
+        out = self.model_generate(tensors, [to], generator=g, expand=expand, temperature=temperature,
+                                  **options)[to]
         raws = self.modalities[to].decode(out.float().cpu())
         groups = [raws[i * n:(i + 1) * n] for i in range(b)]
         return groups if batched else groups[0]
@@ -165,5 +183,10 @@ def load(run: str | Path, device: str | torch.device = "cpu") -> Pipeline:
     """Load a trained run folder into a :class:`Pipeline`."""
     from synesthesia.runs import load_model
 
+    from synesthesia.models.transformer.expander import WEIGHTS, CaptionExpander
+
     model, modalities, config = load_model(run)
-    return Pipeline(model, modalities, config, Path(run)).to(device)
+    pipe = Pipeline(model, modalities, config, Path(run))
+    if (Path(run) / WEIGHTS).is_file() and "text" in modalities:
+        pipe.expander = CaptionExpander.load(run, modalities["text"])
+    return pipe.to(device)

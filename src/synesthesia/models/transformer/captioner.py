@@ -62,7 +62,69 @@ def shift_right(ids: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.full_like(ids[:, :1], BOS), ids[:, :-1]], dim=1)
 
 
-class Captioner(nn.Module):
+class TextDecoding:
+    """Decoding loops over ``self.decoder`` (a :class:`TextDecoder`) for captions of at most
+    ``self.max_len`` tokens: sampling (or greedy) and beam search with a key/value cache. Shared
+    by the captioner and the caption expander."""
+
+    max_len: int
+    decoder: TextDecoder
+
+    def _allowed(self, logits: torch.Tensor, t: int) -> torch.Tensor:
+        """Never emit PAD, UNK or BOS; the last position must be EOS (a caption always ends)."""
+        logits = logits.clone()
+        logits[:, UNWRITTEN] = NEG_INF
+        if t == self.max_len - 1:
+            eos = logits[:, EOS].clone()
+            logits.fill_(NEG_INF)
+            logits[:, EOS] = eos
+        return logits
+
+    def _stepper(self, memory_kv: list, use_cache: bool):
+        """A function (last tokens (N,), t) -> allowed next-token logits (N, V), and the cache."""
+        cache = KVCache(len(self.decoder.blocks), self.max_len) if use_cache else None
+        prefix: list[torch.Tensor] = []
+
+        def step(last: torch.Tensor, t: int) -> torch.Tensor:
+            if cache is not None:
+                logits = self.decoder(last[:, None], memory_kv, cache)[:, -1]
+            else:
+                prefix.append(last[:, None])
+                logits = self.decoder(torch.cat(prefix, 1), memory_kv)[:, -1]
+            return self._allowed(logits.float(), t)
+
+        def reorder(index: torch.Tensor) -> None:
+            if cache is not None:
+                cache.reorder(index)
+            else:
+                prefix[:] = [p[index] for p in prefix]
+
+        return step, reorder
+
+    def _sample(self, memory_kv, b, generator, temperature, top_k, top_p, use_cache) -> torch.Tensor:
+        step, _ = self._stepper(memory_kv, use_cache)
+        device = memory_kv[0][0].device
+        out = torch.full((b, self.max_len), PAD, dtype=torch.long, device=device)
+        done = torch.zeros(b, dtype=torch.bool, device=device)
+        last = torch.full((b,), BOS, dtype=torch.long, device=device)
+        for t in range(self.max_len):
+            nxt = sample_logits(step(last, t), generator, temperature, top_k, top_p)
+            nxt = nxt.masked_fill(done, PAD)
+            out[:, t] = nxt
+            done |= nxt == EOS
+            if bool(done.all()):
+                break
+            last = nxt
+        return out
+
+    def _beam(self, memory_kv, b, beams, length_penalty, use_cache) -> torch.Tensor:
+        memory_kv = [(k.repeat_interleave(beams, 0), v.repeat_interleave(beams, 0)) for k, v in memory_kv]
+        step, reorder = self._stepper(memory_kv, use_cache)
+        return beam_search(step, reorder, b, beams, self.max_len, BOS, EOS, PAD, length_penalty,
+                           device=memory_kv[0][0].device)
+
+
+class Captioner(TextDecoding, nn.Module):
     """Captions each source modality in ``config.sources`` (default: all but text)."""
 
     def __init__(self, modalities: Mapping[str, Modality], config: CaptionerConfig | None = None) -> None:
@@ -156,56 +218,3 @@ class Captioner(nn.Module):
                                (top_k or cfg.top_k) if sampling else None,
                                (top_p or cfg.top_p) if sampling else None, use_cache)
         return {"text": ids}
-
-    def _allowed(self, logits: torch.Tensor, t: int) -> torch.Tensor:
-        """Never emit PAD, UNK or BOS; the last position must be EOS (a caption always ends)."""
-        logits = logits.clone()
-        logits[:, UNWRITTEN] = NEG_INF
-        if t == self.max_len - 1:
-            eos = logits[:, EOS].clone()
-            logits.fill_(NEG_INF)
-            logits[:, EOS] = eos
-        return logits
-
-    def _stepper(self, memory_kv: list, use_cache: bool):
-        """A function (last tokens (N,), t) -> allowed next-token logits (N, V), and the cache."""
-        cache = KVCache(len(self.decoder.blocks), self.max_len) if use_cache else None
-        prefix: list[torch.Tensor] = []
-
-        def step(last: torch.Tensor, t: int) -> torch.Tensor:
-            if cache is not None:
-                logits = self.decoder(last[:, None], memory_kv, cache)[:, -1]
-            else:
-                prefix.append(last[:, None])
-                logits = self.decoder(torch.cat(prefix, 1), memory_kv)[:, -1]
-            return self._allowed(logits.float(), t)
-
-        def reorder(index: torch.Tensor) -> None:
-            if cache is not None:
-                cache.reorder(index)
-            else:
-                prefix[:] = [p[index] for p in prefix]
-
-        return step, reorder
-
-    def _sample(self, memory_kv, b, generator, temperature, top_k, top_p, use_cache) -> torch.Tensor:
-        step, _ = self._stepper(memory_kv, use_cache)
-        device = memory_kv[0][0].device
-        out = torch.full((b, self.max_len), PAD, dtype=torch.long, device=device)
-        done = torch.zeros(b, dtype=torch.bool, device=device)
-        last = torch.full((b,), BOS, dtype=torch.long, device=device)
-        for t in range(self.max_len):
-            nxt = sample_logits(step(last, t), generator, temperature, top_k, top_p)
-            nxt = nxt.masked_fill(done, PAD)
-            out[:, t] = nxt
-            done |= nxt == EOS
-            if bool(done.all()):
-                break
-            last = nxt
-        return out
-
-    def _beam(self, memory_kv, b, beams, length_penalty, use_cache) -> torch.Tensor:
-        memory_kv = [(k.repeat_interleave(beams, 0), v.repeat_interleave(beams, 0)) for k, v in memory_kv]
-        step, reorder = self._stepper(memory_kv, use_cache)
-        return beam_search(step, reorder, b, beams, self.max_len, BOS, EOS, PAD, length_penalty,
-                           device=memory_kv[0][0].device)
