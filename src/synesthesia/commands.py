@@ -37,7 +37,10 @@ def _routes(items: list[str]) -> dict[str, str]:
 def _sampling_options(args: argparse.Namespace) -> dict:
     if not args.sampler:
         return {}
-    return {"sampler": args.sampler, "steps": args.steps, "chains": args.chains}
+    options = {"sampler": args.sampler, "steps": args.steps, "chains": args.chains}
+    if args.prior != "standard":
+        options["prior"] = args.prior
+    return options
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -196,6 +199,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sample the posterior by MCMC instead of the encoder alone: mala, hmc or langevin")
     g.add_argument("--steps", type=int, default=30, help="MCMC steps with --sampler (default 30)")
     g.add_argument("--chains", type=int, default=1, help="MCMC chains per input with --sampler (default 1)")
+    g.add_argument("--prior", default="standard", choices=["standard", "aggregate"],
+                   help="p(z) of the MCMC target with --sampler: N(0, I) or the aggregate posterior of "
+                        "2,000 training samples (default standard)")
     g.add_argument("--no-expand", action="store_true",
                    help="give --text to the model as it is, even when the run has a caption expander")
     g.set_defaults(func=cmd_generate)

@@ -18,6 +18,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     options = {}
     if args.sampler:
         options.update(sampler=args.sampler, steps=args.steps, chains=args.chains)
+        if args.prior != "standard":
+            options["prior"] = args.prior
     metrics = evaluate(args.run, data=args.data, n=args.n, out=args.out, seed=args.seed,
                        temperature=args.temperature, cycle_rounds=args.cycle_rounds,
                        oracle_dir=args.oracle_cache, log=_log, **options)
@@ -62,4 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sampler", default=None, help="MCMC sampler for conditional generation (e.g. hmc, mala)")
     p.add_argument("--steps", type=int, default=50, help="MCMC steps per sample with --sampler (default 50)")
     p.add_argument("--chains", type=int, default=1, help="MCMC chains per input with --sampler (default 1)")
+    p.add_argument("--prior", default="standard", choices=["standard", "aggregate"],
+                   help="p(z) of the MCMC target with --sampler: N(0, I) or the aggregate posterior of "
+                        "training data (default standard)")
     p.set_defaults(func=cmd_evaluate)

@@ -89,3 +89,11 @@ def test_reparameterise_temperature_zero_is_the_mean():
     g = torch.Generator().manual_seed(0)
     z = F.reparameterise(torch.zeros(20000, 1), torch.full((20000, 1), math.log(4.0)), g)
     assert z.std().item() == pytest.approx(2.0, rel=0.03)
+
+
+def test_diagonal_mixture_log_prob_matches_the_direct_sum():
+    means, logvars = torch.randn(7, 5) * 2, torch.randn(7, 5) * 0.5
+    z = torch.randn(4, 5) * 2
+    got = F.diagonal_mixture_log_prob(z, means, logvars)
+    direct = torch.logsumexp(F.gaussian_log_prob(z[:, None, :], means, logvars), dim=1) - math.log(7)
+    assert torch.allclose(got, direct, atol=1e-4)

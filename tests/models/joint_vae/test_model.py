@@ -150,3 +150,40 @@ def test_importance_resampling_prefers_likely_latents(tiny_modalities, tiny_data
         one = torch.stack([model.log_joint(model.sample_posterior(given)[None], given)[0] for _ in range(4)]).mean()
         best = model.log_joint(model.sample_posterior_resampled(given, 16)[None], given)[0].mean()
     assert best > one
+
+
+@pytest.mark.parametrize("fusion", ["poe", "moe", "mopoe"])
+def test_aggregate_prior(fusion, tiny_modalities, tiny_data, seeded):
+    """The aggregate posterior of training rows replaces N(0, I) in the MCMC target: it is the
+    mixture of q(z | x_i), and chains under it end nearer the training latents."""
+    from synesthesia.models.joint_vae import fusion as F
+
+    model = JointVAE(tiny_modalities, JointVAEConfig(latent_dim=8, fusion=fusion))
+    _train(model, tiny_data, 10)
+    model.eval()
+    batch = tiny_data[list(range(40))]
+    given = {"text": batch.data["text"][:8]}
+    with pytest.raises(ModelInputError, match="fit_aggregate_prior"):
+        model.generate(given, ["image"], sampler="hmc", steps=2, prior="aggregate")
+    means, logvars = model.fit_aggregate_prior(batch.data, batch.masks, batch_size=16)
+    assert means.shape == logvars.shape == ((4 * 40 if fusion == "moe" else 40), 8)
+    z = torch.randn(3, 8, 8)
+    with torch.no_grad():
+        diff = model.log_joint(z, given, prior="aggregate") - model.log_joint(z, given)
+    expected = F.diagonal_mixture_log_prob(z.reshape(-1, 8), means, logvars) - F.standard_log_prob(z.reshape(-1, 8))
+    assert torch.allclose(diff.reshape(-1), expected, atol=1e-3)
+    # a single far-away component pulls the chains towards it
+    model.aggregate_prior = (torch.full((1, 8), 3.0), torch.zeros(1, 8))
+    g = torch.Generator().manual_seed(0)
+    far = model.sample_posterior_mcmc(given, "hmc", steps=30, generator=g, prior="aggregate")
+    near = model.sample_posterior_mcmc(given, "hmc", steps=30, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        pull = F.diagonal_mixture_log_prob(far, *model.aggregate_prior) - F.diagonal_mixture_log_prob(near, *model.aggregate_prior)
+    assert far.mean() > near.mean() and pull.mean() > 5.0
+    out = model.generate(given, ["image"], generator=g, sampler="hmc", steps=4, prior="aggregate")
+    assert out["image"].shape == (8, 3, 16, 16) and model.last_sampling["prior"] == "aggregate"
+    assert model.generate(given, ["image"], generator=g, proposals=4, prior="aggregate")["image"].shape[0] == 8
+    with pytest.raises(ModelInputError, match="give sampler="):
+        model.generate(given, ["image"], prior="aggregate")
+    with pytest.raises(ModelInputError, match="prior 'flat' unknown"):
+        model.generate(given, ["image"], sampler="hmc", prior="flat")

@@ -49,6 +49,16 @@ def standard_log_prob(z: torch.Tensor) -> torch.Tensor:
     return -0.5 * (z.square() + LOG_2PI).sum(-1)
 
 
+def diagonal_mixture_log_prob(z: torch.Tensor, means: torch.Tensor, logvars: torch.Tensor) -> torch.Tensor:
+    """log of the uniform mixture of K diagonal Gaussians N(means[k], exp(logvars[k])) at z
+    (N, D) -> (N,). The squared distances come from two matrix products, so thousands of
+    components cost little."""
+    prec = torch.exp(-logvars)                                                   # (K, D)
+    quad = z.square() @ prec.T - 2.0 * z @ (means * prec).T + (means.square() * prec).sum(-1)   # (N, K)
+    comp = -0.5 * (quad.clamp_min(0.0) + logvars.sum(-1) + z.shape[-1] * LOG_2PI)
+    return torch.logsumexp(comp, dim=-1) - math.log(len(means))
+
+
 def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None,
                    temperature: float = 1.0) -> torch.Tensor:
     eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)

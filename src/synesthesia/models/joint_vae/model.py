@@ -27,6 +27,10 @@ class ModelInputError(ValueError):
     """A batch does not fit the model; the message says what to give."""
 
 
+# p(z) of conditional MCMC and resampling: N(0, I), or the aggregate posterior of training data
+PRIORS = ("standard", "aggregate")
+
+
 class JointVAE(nn.Module):
     """Joint VAE over ``modalities`` (name -> :class:`Modality`). ``encoders`` / ``decoders`` may
     replace the modalities' default networks: an encoder maps x_m (B, *shape_m) to features
@@ -50,6 +54,9 @@ class JointVAE(nn.Module):
         self.decoders = nn.ModuleDict({m: decoders.get(m) or mod.build_decoder(d)
                                        for m, mod in self.modalities.items()})
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        # the aggregate posterior (means, logvars) of training data, a prior for conditional
+        # MCMC (prior="aggregate"); set by fit_aggregate_prior, not saved with the weights
+        self.aggregate_prior: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # -- encoding ----------------------------------------------------------------------------
     def experts(self, data: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor] | None = None
@@ -147,7 +154,7 @@ class JointVAE(nn.Module):
     def generate(self, given: Mapping[str, torch.Tensor], targets: Sequence[str],
                  generator: torch.Generator | None = None, temperature: float = 1.0,
                  batch_size: int | None = None, sampler: str | None = None, steps: int = 30,
-                 warmup: int | None = None, chains: int = 1, proposals: int = 1,
+                 warmup: int | None = None, chains: int = 1, proposals: int = 1, prior: str = "standard",
                  **sampler_options) -> dict[str, torch.Tensor]:
         """Decode ``targets`` from z ~ q(z | given), or from the prior when ``given`` is empty
         (then ``batch_size`` samples).
@@ -157,7 +164,9 @@ class JointVAE(nn.Module):
         of which ``warmup`` (default half) adapt the step size, ``chains`` chains per input
         (the first chain's last state is decoded; diagnostics are left in ``last_sampling``).
         ``proposals`` > 1 draws that many z from q per input and keeps one by importance
-        resampling (the equal-cost alternative to MCMC)."""
+        resampling (the equal-cost alternative to MCMC). ``prior`` is the p(z) of those two
+        targets: ``"standard"`` N(0, I), or ``"aggregate"``, the aggregate posterior of training
+        data (:meth:`fit_aggregate_prior`)."""
         missing = [t for t in targets if t not in self.modalities]
         if missing:
             raise ModelInputError(f"this model cannot generate {missing}; it has {self.names}")
@@ -166,6 +175,16 @@ class JointVAE(nn.Module):
             raise ModelInputError(f"option(s) {', '.join(sampler_options)} need an MCMC sampler "
                                   "(sampler='mala' or 'hmc'); a joint VAE's generate takes sampler, steps, "
                                   "warmup, chains and proposals")
+        if prior not in PRIORS:
+            raise ModelInputError(f"prior {prior!r} unknown; choose from {', '.join(PRIORS)}")
+        if prior != "standard":
+            if sampler in (None, "ancestral") and proposals <= 1:
+                raise ModelInputError(f"prior={prior!r} sets the target of MCMC or resampling; give sampler= "
+                                      "(e.g. 'hmc') or proposals= as well")
+            if self.aggregate_prior is None:
+                raise ModelInputError("prior='aggregate' needs the aggregate posterior of training data: call "
+                                      "model.fit_aggregate_prior(data) (pipelines from synesthesia.load do it "
+                                      "from the run's training data)")
         if not given:
             if not batch_size:
                 raise ModelInputError("unconditional generation needs batch_size")
@@ -173,9 +192,9 @@ class JointVAE(nn.Module):
             z = temperature * torch.randn(batch_size, self.config.latent_dim, generator=generator, device=device)
         elif sampler not in (None, "ancestral"):
             z = self.sample_posterior_mcmc(given, sampler, steps, warmup, chains, generator,
-                                           temperature, **sampler_options)
+                                           temperature, prior=prior, **sampler_options)
         elif proposals > 1:
-            z = self.sample_posterior_resampled(given, proposals, generator, temperature)
+            z = self.sample_posterior_resampled(given, proposals, generator, temperature, prior)
         else:
             z = self.sample_posterior(given, generator, temperature)
         return self.decode(z, targets, generator)
@@ -183,9 +202,10 @@ class JointVAE(nn.Module):
     def sample_posterior_mcmc(self, given: Mapping[str, torch.Tensor], sampler: str, steps: int = 30,
                               warmup: int | None = None, chains: int = 1,
                               generator: torch.Generator | None = None, temperature: float = 1.0,
-                              **sampler_options) -> torch.Tensor:
+                              prior: str = "standard", **sampler_options) -> torch.Tensor:
         """z (B, D) from MCMC on p(z) prod_m p(x_m | z)^w_m (the likelihoods weighted as in
-        training), started from q(z | given) and preconditioned by q's standard deviation."""
+        training; p(z) per ``prior``), started from q(z | given) and preconditioned by q's
+        standard deviation."""
         from synesthesia.sampling import build_sampler, run_chains
 
         b = len(next(iter(given.values())))
@@ -193,15 +213,15 @@ class JointVAE(nn.Module):
         mu, logvar, mask = self.experts(given)
         scale = torch.exp(0.5 * F.poe(mu, logvar, mask, prior=True)[1])            # (B, D)
         result = run_chains(build_sampler(sampler, **sampler_options),
-                            lambda z: self.log_joint(z, given), z0, steps,
+                            lambda z: self.log_joint(z, given, prior=prior), z0, steps,
                             steps // 2 if warmup is None else warmup, generator, scale=scale)
         self.last_sampling = {"sampler": sampler, "steps": steps, "chains": chains, "targets": b,
-                              **result.summary()}
+                              "prior": prior, **result.summary()}
         return result.z[0]
 
     def sample_posterior_resampled(self, given: Mapping[str, torch.Tensor], proposals: int,
                                    generator: torch.Generator | None = None,
-                                   temperature: float = 1.0) -> torch.Tensor:
+                                   temperature: float = 1.0, prior: str = "standard") -> torch.Tensor:
         """Sampling-importance-resampling: ``proposals`` draws from q(z | given) per input,
         one kept with probability proportional to p(z) prod_m p(x_m | z)^w_m / q(z | given)."""
         mu, logvar, mask = self.experts(given)
@@ -214,7 +234,7 @@ class JointVAE(nn.Module):
             zs = F.reparameterise(pm.expand(proposals, *pm.shape), pl.expand(proposals, *pl.shape),
                                   generator, temperature)
             log_q = F.gaussian_log_prob(zs, pm, pl)                                # (K, B)
-        log_w = self.log_joint(zs, given) - log_q
+        log_w = self.log_joint(zs, given, prior=prior) - log_q
         pick = torch.multinomial(torch.softmax(log_w.T, dim=-1), 1, generator=generator)[:, 0]
         return zs[pick, torch.arange(zs.shape[1], device=zs.device)]
 
@@ -224,19 +244,57 @@ class JointVAE(nn.Module):
         """What each target shows for latents z (B, D)."""
         return {t: self.modalities[t].draw(self.decoders[t], z, generator) for t in targets}
 
-    def log_joint(self, z: torch.Tensor, given: Mapping[str, torch.Tensor], weighted: bool = True) -> torch.Tensor:
+    def log_joint(self, z: torch.Tensor, given: Mapping[str, torch.Tensor], weighted: bool = True,
+                  prior: str = "standard") -> torch.Tensor:
         """Unnormalised log posterior log p(z) + sum_m w_m log p(x_m | z) for z (..., B, D): the
         MCMC target of conditional generation. With ``weighted`` the likelihoods carry the
         weights the model was trained with (its decoders are calibrated to that tempered
-        posterior); without, the plain Bayes posterior. Leading axes (chains) are flattened
-        through the decoders."""
+        posterior); without, the plain Bayes posterior. ``prior``: N(0, I) (``"standard"``) or
+        the aggregate posterior of training data (``"aggregate"``). Leading axes (chains) are
+        flattened through the decoders."""
         lead = z.shape[:-2]
         flat = z.reshape(-1, z.shape[-1])
         reps = flat.shape[0] // next(iter(given.values())).shape[0]
         data = {m: x.repeat(reps, *([1] * (x.dim() - 1))) for m, x in given.items()}
         lls = self.log_likelihoods(flat, data)
         ll = sum((self.modalities[m].likelihood_weight() if weighted else 1.0) * v for m, v in lls.items())
-        return (F.standard_log_prob(flat) + ll).reshape(*lead, -1)
+        if prior == "aggregate":
+            if self.aggregate_prior is None:
+                raise ModelInputError("no aggregate prior fitted; call fit_aggregate_prior(data) first")
+            log_p = F.diagonal_mixture_log_prob(flat, *self.aggregate_prior)
+        else:
+            log_p = F.standard_log_prob(flat)
+        return (log_p + ll).reshape(*lead, -1)
+
+    @torch.no_grad()
+    def fit_aggregate_prior(self, data: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor] | None = None,
+                            batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keep the aggregate posterior of ``data`` (rows with every modality it gives) as the
+        prior of conditional MCMC with ``prior="aggregate"``: the uniform mixture of q(z | x_i)
+        over the rows (the fused posterior of the modalities each row has, per ``masks``, for
+        poe/mopoe; every present expert for moe). It is the density
+        of the latents the decoders were trained on, where N(0, I) has holes the decoders never
+        saw; the ex-post prior of Ghosh et al. (2020) and the limit of the VampPrior (Tomczak &
+        Welling, 2018) with every training point a pseudo-input. Returns (means, logvars),
+        (K, D) each."""
+        n = len(next(iter(data.values())))
+        if n < 1:
+            raise ModelInputError("fit_aggregate_prior needs at least one sample")
+        device = next(self.parameters()).device
+        means, logvars = [], []
+        for lo in range(0, n, batch_size):
+            sub = {m: x[lo:lo + batch_size].to(device) for m, x in data.items() if m in self.modalities}
+            sub_masks = {m: x[lo:lo + batch_size].to(device) for m, x in (masks or {}).items() if m in sub}
+            mu, logvar, mask = self.experts(sub, sub_masks)
+            if self.config.fusion == "moe":
+                means.append(mu[mask])
+                logvars.append(logvar[mask])
+            else:
+                pm, pl = self.posterior(mu, logvar, mask)
+                means.append(pm)
+                logvars.append(pl)
+        self.aggregate_prior = (torch.cat(means).float(), torch.cat(logvars).float())
+        return self.aggregate_prior
 
     # -- evaluation --------------------------------------------------------------------------
     @torch.no_grad()
