@@ -34,7 +34,19 @@ def _routes(items: list[str]) -> dict[str, str]:
     return routes
 
 
-def _sampling_options(args: argparse.Namespace) -> dict:
+def add_sampling_arguments(p: argparse.ArgumentParser, steps: int) -> None:
+    """--sampler, --steps, --chains and --prior, as ``generate`` and ``evaluate`` take them."""
+    p.add_argument("--sampler", default=None,
+                   help="sample the posterior by MCMC instead of the encoder alone: mala, hmc or langevin")
+    p.add_argument("--steps", type=int, default=steps, help=f"MCMC steps with --sampler (default {steps})")
+    p.add_argument("--chains", type=int, default=1, help="MCMC chains per input with --sampler (default 1)")
+    p.add_argument("--prior", default="standard", choices=["standard", "aggregate"],
+                   help="p(z) of the MCMC target with --sampler: N(0, I) or the aggregate posterior of "
+                        "2,000 training samples (default standard)")
+
+
+def sampling_options(args: argparse.Namespace) -> dict:
+    """The generation options the arguments of :func:`add_sampling_arguments` ask for."""
     if not args.sampler:
         return {}
     options = {"sampler": args.sampler, "steps": args.steps, "chains": args.chains}
@@ -48,7 +60,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     pipe = synesthesia.load(*args.run, routes=_routes(args.route))
     given = {"text": args.text, "image": args.image, "audio": args.audio, "video": args.video}
-    options = _sampling_options(args)
+    options = sampling_options(args)
     if args.no_expand:
         options["expand"] = False
     outs = pipe.generate(args.to, n=args.n, seed=args.seed, **given, **options)
@@ -195,13 +207,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--format", help="file extension for outputs (default png/txt/wav/gif)")
     g.add_argument("-o", "--output", required=True, help="folder to write outputs into")
-    g.add_argument("--sampler", default=None,
-                   help="sample the posterior by MCMC instead of the encoder alone: mala, hmc or langevin")
-    g.add_argument("--steps", type=int, default=30, help="MCMC steps with --sampler (default 30)")
-    g.add_argument("--chains", type=int, default=1, help="MCMC chains per input with --sampler (default 1)")
-    g.add_argument("--prior", default="standard", choices=["standard", "aggregate"],
-                   help="p(z) of the MCMC target with --sampler: N(0, I) or the aggregate posterior of "
-                        "2,000 training samples (default standard)")
+    add_sampling_arguments(g, steps=30)
     g.add_argument("--no-expand", action="store_true",
                    help="give --text to the model as it is, even when the run has a caption expander")
     g.set_defaults(func=cmd_generate)

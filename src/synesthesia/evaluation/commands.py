@@ -13,13 +13,10 @@ def _log(message: str) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from synesthesia.commands import sampling_options
     from synesthesia.evaluation.evaluate import evaluate
 
-    options = {}
-    if args.sampler:
-        options.update(sampler=args.sampler, steps=args.steps, chains=args.chains)
-        if args.prior != "standard":
-            options["prior"] = args.prior
+    options = sampling_options(args)
     metrics = evaluate(args.run, data=args.data, n=args.n, out=args.out, seed=args.seed,
                        temperature=args.temperature, cycle_rounds=args.cycle_rounds,
                        oracle_dir=args.oracle_cache, log=_log, **options)
@@ -61,10 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cycle-rounds", type=int, default=3, help="image→text→image rounds (default 3; 0 skips)")
     p.add_argument("--oracle-cache", type=Path, default=None,
                    help="where oracles are cached (default $SYNESTHESIA_CACHE/oracles or ~/.cache/synesthesia/oracles)")
-    p.add_argument("--sampler", default=None, help="MCMC sampler for conditional generation (e.g. hmc, mala)")
-    p.add_argument("--steps", type=int, default=50, help="MCMC steps per sample with --sampler (default 50)")
-    p.add_argument("--chains", type=int, default=1, help="MCMC chains per input with --sampler (default 1)")
-    p.add_argument("--prior", default="standard", choices=["standard", "aggregate"],
-                   help="p(z) of the MCMC target with --sampler: N(0, I) or the aggregate posterior of "
-                        "training data (default standard)")
+    from synesthesia.commands import add_sampling_arguments
+
+    add_sampling_arguments(p, steps=50)
     p.set_defaults(func=cmd_evaluate)

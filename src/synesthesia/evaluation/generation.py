@@ -110,11 +110,11 @@ def generate_tensors(pipe, given: Mapping[str, torch.Tensor], target: str, seed:
     model, device = pipe.model, pipe.device
     g = torch.Generator(device=device).manual_seed(seed)
     n = count if not given else len(next(iter(given.values())))
+    call = getattr(pipe, "model_generate", model.generate)             # a Pipeline expands captions
     parts = []
     for lo in range(0, n, batch):
         hi = min(n, lo + batch)
         sub = {m: x[lo:hi].to(device) for m, x in given.items()}
-        call = getattr(pipe, "model_generate", model.generate)         # a Pipeline expands captions
         out = call(sub, [target], generator=g, temperature=temperature,
                    batch_size=None if sub else hi - lo, **options)[target]
         parts.append(out.float().cpu() if out.is_floating_point() else out.cpu())

@@ -1,11 +1,13 @@
-"""Source encoders of the captioner: each turns one modality into a sequence of tokens (B, N, C).
+"""Source encoders of the captioner and the caption expander: each turns one modality into a
+sequence of tokens (B, N, C).
 
 * images: a convolutional stem cuts the image into ``patch`` x ``patch`` patches (early
   convolutions train faster than a linear patch embedding; Xiao et al., 2021);
 * videos: a 3-D stem cuts the clip into ``tubelet`` frames x ``video_patch`` x ``video_patch``
   space-time patches (ViViT's tubelets), so motion is seen inside each token and across tokens;
 * sound: a 1-D stem over log-mel frames (mel bands as channels) groups ``audio_stride`` frames per
-  token.
+  token;
+* captions: a word embedding (:class:`TextEncoder`, for the caption expander).
 
 Then learned position embeddings and non-causal transformer blocks. :data:`ENCODERS` maps a
 modality name to its encoder class; a user's modality joins by adding one.
@@ -42,9 +44,12 @@ class TokenEncoder(nn.Module):
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
+    def sequence(self, x: torch.Tensor) -> torch.Tensor:
+        """The stem's output as a token sequence (B, N, C)."""
+        return self.stem(self.prepare(x)).flatten(2).transpose(1, 2)   # (B, C, *grid) -> (B, N, C)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.stem(self.prepare(x))                       # (B, C, *grid)
-        h = h.flatten(2).transpose(1, 2) + self.pos          # (B, N, C)
+        h = self.sequence(x) + self.pos                       # (B, N, C)
         for block in self.blocks:
             h = block(h)
         return self.ln(h)                                    # (B, N, C)
@@ -111,6 +116,17 @@ class AudioEncoder(TokenEncoder):
         channels = max(cfg.stem_channels, modality.n_mels)
         super().__init__(_stem(nn.Conv1d, modality.n_mels, channels, cfg.width, (3, 1), stages),
                          frames // cfg.audio_stride, cfg)
+
+
+class TextEncoder(TokenEncoder):
+    """caption token ids (B, max_len) -> (B, max_len, C): a word embedding as the stem (the caption
+    expander's encoder; the captioner writes text rather than reading it)."""
+
+    def __init__(self, modality, cfg: CaptionerConfig) -> None:
+        super().__init__(nn.Embedding(modality.vocab_size, cfg.width), modality.max_len, cfg)
+
+    def sequence(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stem(x.long())
 
 
 # modality name -> encoder class (modality, config)

@@ -8,7 +8,8 @@ complete description first and rendering that gives the free attributes the data
 the named ones stay as written: prompt upsampling (DALL-E 3, Betker et al., 2023), or a prior over
 complete conditions in front of the generator, as unCLIP's prior (Ramesh et al., 2022).
 
-The model: a non-causal transformer encoder reads the partial caption's tokens, the captioner's
+The model: the family's text encoder (:class:`~synesthesia.models.transformer.encoders.TextEncoder`,
+non-causal blocks over word embeddings) reads the partial caption's tokens, the captioner's
 causal text decoder (:class:`~synesthesia.models.transformer.captioner.TextDecoder`) writes the
 complete caption with cross-attention to them. Teacher-forced cross-entropy on (partial, complete)
 pairs: from the run's world (one sample's caption rendered with omissions and without), or from a
@@ -32,13 +33,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synesthesia.config import ConfigError
 from synesthesia.errors import SynesthesiaError
 from synesthesia.io import write_text_atomic
 from synesthesia.modalities.text import PAD, TextModality
 from synesthesia.models.transformer.captioner import TextDecoder, TextDecoding, shift_right
 from synesthesia.models.transformer.config import CaptionerConfig
-from synesthesia.models.transformer.layers import Block, init_weights
+from synesthesia.models.transformer.encoders import TextEncoder
+from synesthesia.models.transformer.layers import init_weights
 
 WEIGHTS, META = "expander.safetensors", "expander.json"
 # omission probabilities of the world's pairs; 0 teaches the expander to leave complete captions alone
@@ -58,32 +59,11 @@ class ExpanderConfig:
     mlp_ratio: float = 4.0
 
     def __post_init__(self) -> None:
-        if self.width < 1 or self.heads < 1 or self.width % self.heads:
-            raise ConfigError(f"the expander's width ({self.width}) must be a positive multiple of heads ({self.heads})")
-        if self.encoder_layers < 1 or self.decoder_layers < 1:
-            raise ConfigError("the expander needs at least one encoder and one decoder layer")
+        self.blocks()                                        # the captioner's checks of the same fields
 
     def blocks(self) -> CaptionerConfig:
         return CaptionerConfig(width=self.width, heads=self.heads, encoder_layers=self.encoder_layers,
                                decoder_layers=self.decoder_layers, mlp_ratio=self.mlp_ratio)
-
-
-class CaptionEncoder(nn.Module):
-    """Token ids (B, L) -> (B, L, C): embedding + learned positions + non-causal blocks."""
-
-    def __init__(self, vocab_size: int, max_len: int, cfg: CaptionerConfig) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(vocab_size, cfg.width)
-        self.pos = nn.Parameter(torch.randn(1, max_len, cfg.width) * 0.02)
-        self.blocks = nn.ModuleList([Block(cfg.width, cfg.heads, cfg.mlp_ratio, causal=False)
-                                     for _ in range(cfg.encoder_layers)])
-        self.ln = nn.LayerNorm(cfg.width)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        h = self.embed(ids) + self.pos[:, :ids.shape[1]]
-        for block in self.blocks:
-            h = block(h)
-        return self.ln(h)
 
 
 class CaptionExpander(TextDecoding, nn.Module):
@@ -94,10 +74,9 @@ class CaptionExpander(TextDecoding, nn.Module):
         self.config = config or ExpanderConfig()
         blocks = self.config.blocks()
         self.text, self.max_len = text, text.max_len
-        self.encoder = CaptionEncoder(text.vocab_size, text.max_len, blocks)
+        self.encoder = TextEncoder(text, blocks)
         self.decoder = TextDecoder(text.vocab_size, text.max_len, blocks)
         self.apply(init_weights)
-        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
 
     def loss(self, partial: torch.Tensor, complete: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean token cross-entropy of ``complete`` given ``partial`` (PAD ignored), and the token
@@ -227,7 +206,6 @@ def train_expander(text: TextModality, partial: Sequence[str], complete: Sequenc
         if log is not None and step % 200 == 0:
             log(f"step {step}: loss {loss.item():.4f}, token accuracy {acc.item():.3f}")
     model.eval()
-    model.steps.fill_(step)
     with torch.no_grad():
         val_loss, val_acc = model.loss(val_src, val_dst)
         whole = (val_src == val_dst).all(1)                  # complete captions: should come back as they are
