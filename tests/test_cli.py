@@ -77,6 +77,9 @@ def test_generate_with_an_mcmc_sampler(tmp_path, tiny_run, capsys):
     assert main(["generate", str(tiny_run), "--to", "image", "--text", "a big red star", "--n", "2",
                  "--sampler", "hmc", "--steps", "4", "--prior", "aggregate", "-o", str(out)]) == 0
     assert "prior aggregate" in capsys.readouterr().out
+    assert main(["generate", str(tiny_run), "--to", "image", "--text", "a big red star", "--n", "2",
+                 "--sampler", "hmc", "--steps", "4", "--prior", "gmm", "-o", str(out)]) == 0
+    assert "prior gmm" in capsys.readouterr().out
     assert main(["generate", str(tiny_run), "--to", "image", "--text", "a star", "--sampler", "nuts",
                  "-o", str(out)]) == 2
     assert "choose from ancestral, langevin, mala, hmc" in capsys.readouterr().err

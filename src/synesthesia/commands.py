@@ -40,9 +40,9 @@ def add_sampling_arguments(p: argparse.ArgumentParser, steps: int) -> None:
                    help="sample the posterior by MCMC instead of the encoder alone: mala, hmc or langevin")
     p.add_argument("--steps", type=int, default=steps, help=f"MCMC steps with --sampler (default {steps})")
     p.add_argument("--chains", type=int, default=1, help="MCMC chains per input with --sampler (default 1)")
-    p.add_argument("--prior", default="standard", choices=["standard", "aggregate"],
-                   help="p(z) of the MCMC target with --sampler: N(0, I) or the aggregate posterior of "
-                        "2,000 training samples (default standard)")
+    p.add_argument("--prior", default="standard", choices=["standard", "aggregate", "gmm"],
+                   help="p(z) of the MCMC target with --sampler: N(0, I), the aggregate posterior of "
+                        "2,000 training samples, or a Gaussian mixture fitted to it (default standard)")
 
 
 def sampling_options(args: argparse.Namespace) -> dict:

@@ -62,26 +62,30 @@ class Pipeline:
                                 f"'synesthesia expander {self.run or 'RUN'}', or leave expand out")
         if "text" in given and self.expander is not None and expand is not False:
             given = {**given, "text": self.expander.expand(given["text"], generator)}
-        if options.get("prior") == "aggregate" and getattr(self.model, "aggregate_prior", False) is None:
-            self.fit_prior()
+        prior = options.get("prior")
+        if prior in ("aggregate", "gmm") and hasattr(self.model, "fitted_prior") and self.model.fitted_prior(prior) is None:
+            self.fit_prior(prior=prior)
         return self.model.generate(given, targets, generator=generator, **options)
 
-    def fit_prior(self, n: int = 2000) -> None:
-        """Fit a joint VAE's aggregate posterior (``prior="aggregate"`` of its MCMC) on ``n``
-        samples of the run's training data."""
+    def fit_prior(self, n: int = 2000, prior: str = "aggregate") -> None:
+        """Fit a joint VAE's ``prior`` for its MCMC (``"aggregate"``: the aggregate posterior;
+        ``"gmm"``: a Gaussian mixture fitted to it) on ``n`` samples of the run's training data."""
         from synesthesia.data.sources import open_source
+        from synesthesia.models.joint_vae.model import FIT
 
-        if not hasattr(self.model, "fit_aggregate_prior"):
-            raise PipelineError("only joint VAEs take prior='aggregate'")
+        if not hasattr(self.model, "fitted_prior"):
+            raise PipelineError(f"only joint VAEs take prior={prior!r}")
+        if prior not in FIT:
+            raise PipelineError(f"prior {prior!r} is not fitted from data; choose from {', '.join(FIT)}")
         if self.config is None:
             raise PipelineError("this pipeline has no run config to find its training data; call "
-                                "pipe.model.fit_aggregate_prior(data) with tensors of every modality")
+                                f"pipe.model.{FIT[prior]}(data) with tensors of every modality")
         data = self.config.data
         source = open_source(data.world, data.cache, data.manifest)
         size = getattr(source, "size", lambda split: None)("train")
         ds = source.dataset("train", min(n, size) if size else n, self.modalities)
         batch = ds[list(range(len(ds)))]
-        self.model.fit_aggregate_prior(batch.data, batch.masks)
+        getattr(self.model, FIT[prior])(batch.data, batch.masks)
 
     # -- input handling ----------------------------------------------------------------------
     def _check(self, names, role: str) -> None:

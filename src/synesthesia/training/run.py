@@ -118,8 +118,8 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
     seconds = time.perf_counter() - t0
     # checkpoints are written every train.checkpoint_every steps; a run stopped by its time or
-    # step budget also leaves its final state, so --resume goes on from there
-    trainer.save_checkpoint(last)
+    # step budget also leaves its final state (optimiser and loops too), so --resume goes on from there
+    trainer.save_checkpoint(last, weights_only=False)
     if trainer.is_global_zero:
         _join_csv_logs(out)
         save_weights(model, out / "model.safetensors")

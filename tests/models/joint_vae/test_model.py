@@ -152,19 +152,25 @@ def test_importance_resampling_prefers_likely_latents(tiny_modalities, tiny_data
     assert best > one
 
 
+def _unfitted_prior(fusion, prior, tiny_modalities, tiny_data):
+    """A briefly trained model, 40 training rows and 8 captions; ``prior`` is refused until fitted."""
+    model = JointVAE(tiny_modalities, JointVAEConfig(latent_dim=8, fusion=fusion))
+    _train(model, tiny_data, 10)
+    model.eval()
+    batch = tiny_data[list(range(40))]
+    given = {"text": batch.data["text"][:8]}
+    with pytest.raises(ModelInputError, match=f"fit_{prior}_prior"):
+        model.generate(given, ["image"], sampler="hmc", steps=2, prior=prior)
+    return model, batch, given
+
+
 @pytest.mark.parametrize("fusion", ["poe", "moe", "mopoe"])
 def test_aggregate_prior(fusion, tiny_modalities, tiny_data, seeded):
     """The aggregate posterior of training rows replaces N(0, I) in the MCMC target: it is the
     mixture of q(z | x_i), and chains under it end nearer the training latents."""
     from synesthesia.models.joint_vae import fusion as F
 
-    model = JointVAE(tiny_modalities, JointVAEConfig(latent_dim=8, fusion=fusion))
-    _train(model, tiny_data, 10)
-    model.eval()
-    batch = tiny_data[list(range(40))]
-    given = {"text": batch.data["text"][:8]}
-    with pytest.raises(ModelInputError, match="fit_aggregate_prior"):
-        model.generate(given, ["image"], sampler="hmc", steps=2, prior="aggregate")
+    model, batch, given = _unfitted_prior(fusion, "aggregate", tiny_modalities, tiny_data)
     means, logvars = model.fit_aggregate_prior(batch.data, batch.masks, batch_size=16)
     assert means.shape == logvars.shape == ((4 * 40 if fusion == "moe" else 40), 8)
     z = torch.randn(3, 8, 8)
@@ -187,3 +193,26 @@ def test_aggregate_prior(fusion, tiny_modalities, tiny_data, seeded):
         model.generate(given, ["image"], prior="aggregate")
     with pytest.raises(ModelInputError, match="prior 'flat' unknown"):
         model.generate(given, ["image"], sampler="hmc", prior="flat")
+
+
+def test_gmm_prior(tiny_modalities, tiny_data, seeded):
+    """A Gaussian mixture fitted to draws of the aggregate posterior is the MCMC prior with
+    prior="gmm"; its number of components is the held-out-likeliest of those offered."""
+    from synesthesia.models.joint_vae import fusion as F
+
+    model, batch, given = _unfitted_prior("mopoe", "gmm", tiny_modalities, tiny_data)
+    means, logvars, log_w = model.fit_gmm_prior(batch.data, batch.masks, draws=4, components=(1, 2, 4))
+    k = len(means)
+    assert k == max(model.gmm_prior_scores, key=model.gmm_prior_scores.get) and set(model.gmm_prior_scores) == {1, 2, 4}
+    assert means.shape == logvars.shape == (k, 8) and log_w.shape == (k,)
+    z = torch.randn(3, 8, 8)
+    with torch.no_grad():
+        diff = model.log_joint(z, given, prior="gmm") - model.log_joint(z, given)
+    flat = z.reshape(-1, 8)
+    expected = F.diagonal_mixture_log_prob(flat, means, logvars, log_w) - F.standard_log_prob(flat)
+    assert torch.allclose(diff.reshape(-1), expected, atol=1e-3)
+    out = model.generate(given, ["image"], generator=torch.Generator().manual_seed(0), sampler="hmc", steps=4,
+                         prior="gmm")
+    assert out["image"].shape == (8, 3, 16, 16) and model.last_sampling["prior"] == "gmm"
+    with pytest.raises(ModelInputError, match="draws must be"):
+        model.fit_gmm_prior(batch.data, draws=0)

@@ -27,8 +27,10 @@ class ModelInputError(ValueError):
     """A batch does not fit the model; the message says what to give."""
 
 
-# p(z) of conditional MCMC and resampling: N(0, I), or the aggregate posterior of training data
-PRIORS = ("standard", "aggregate")
+# p(z) of conditional MCMC and resampling: N(0, I); the aggregate posterior of training data, as the
+# mixture of its training rows' posteriors ("aggregate") or as a Gaussian mixture fitted to it ("gmm")
+PRIORS = ("standard", "aggregate", "gmm")
+FIT = {"aggregate": "fit_aggregate_prior", "gmm": "fit_gmm_prior"}
 
 
 class JointVAE(nn.Module):
@@ -54,9 +56,12 @@ class JointVAE(nn.Module):
         self.decoders = nn.ModuleDict({m: decoders.get(m) or mod.build_decoder(d)
                                        for m, mod in self.modalities.items()})
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
-        # the aggregate posterior (means, logvars) of training data, a prior for conditional
-        # MCMC (prior="aggregate"); set by fit_aggregate_prior, not saved with the weights
+        # the aggregate posterior of training data as priors for conditional MCMC, set by
+        # fit_aggregate_prior (prior="aggregate": (means, logvars) of the rows' posteriors) and
+        # fit_gmm_prior (prior="gmm": (means, logvars, log_weights)); not saved with the weights
         self.aggregate_prior: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.gmm_prior: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self.gmm_prior_scores: dict[int, float] = {}
 
     # -- encoding ----------------------------------------------------------------------------
     def experts(self, data: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor] | None = None
@@ -165,8 +170,9 @@ class JointVAE(nn.Module):
         (the first chain's last state is decoded; diagnostics are left in ``last_sampling``).
         ``proposals`` > 1 draws that many z from q per input and keeps one by importance
         resampling (the equal-cost alternative to MCMC). ``prior`` is the p(z) of those two
-        targets: ``"standard"`` N(0, I), or ``"aggregate"``, the aggregate posterior of training
-        data (:meth:`fit_aggregate_prior`)."""
+        targets: ``"standard"`` N(0, I); ``"aggregate"``, the aggregate posterior of training
+        data as the mixture of the rows' posteriors (:meth:`fit_aggregate_prior`); ``"gmm"``, a
+        Gaussian mixture fitted to it (:meth:`fit_gmm_prior`)."""
         missing = [t for t in targets if t not in self.modalities]
         if missing:
             raise ModelInputError(f"this model cannot generate {missing}; it has {self.names}")
@@ -181,9 +187,9 @@ class JointVAE(nn.Module):
             if sampler in (None, "ancestral") and proposals <= 1:
                 raise ModelInputError(f"prior={prior!r} sets the target of MCMC or resampling; give sampler= "
                                       "(e.g. 'hmc') or proposals= as well")
-            if self.aggregate_prior is None:
-                raise ModelInputError("prior='aggregate' needs the aggregate posterior of training data: call "
-                                      "model.fit_aggregate_prior(data) (pipelines from synesthesia.load do it "
+            if self.fitted_prior(prior) is None:
+                raise ModelInputError(f"prior={prior!r} needs the aggregate posterior of training data: call "
+                                      f"model.{FIT[prior]}(data) (pipelines from synesthesia.load do it "
                                       "from the run's training data)")
         if not given:
             if not batch_size:
@@ -250,21 +256,28 @@ class JointVAE(nn.Module):
         MCMC target of conditional generation. With ``weighted`` the likelihoods carry the
         weights the model was trained with (its decoders are calibrated to that tempered
         posterior); without, the plain Bayes posterior. ``prior``: N(0, I) (``"standard"``) or
-        the aggregate posterior of training data (``"aggregate"``). Leading axes (chains) are
-        flattened through the decoders."""
+        the aggregate posterior of training data (``"aggregate"``, ``"gmm"``). Leading axes
+        (chains) are flattened through the decoders."""
         lead = z.shape[:-2]
         flat = z.reshape(-1, z.shape[-1])
         reps = flat.shape[0] // next(iter(given.values())).shape[0]
         data = {m: x.repeat(reps, *([1] * (x.dim() - 1))) for m, x in given.items()}
         lls = self.log_likelihoods(flat, data)
         ll = sum((self.modalities[m].likelihood_weight() if weighted else 1.0) * v for m, v in lls.items())
-        if prior == "aggregate":
-            if self.aggregate_prior is None:
-                raise ModelInputError("no aggregate prior fitted; call fit_aggregate_prior(data) first")
-            log_p = F.diagonal_mixture_log_prob(flat, *self.aggregate_prior)
-        else:
+        if prior == "standard":
             log_p = F.standard_log_prob(flat)
+        else:
+            fitted = self.fitted_prior(prior)
+            if fitted is None:
+                raise ModelInputError(f"no {prior} prior fitted; call {FIT[prior]}(data) first")
+            log_p = F.diagonal_mixture_log_prob(flat, *fitted)
         return (log_p + ll).reshape(*lead, -1)
+
+    def fitted_prior(self, prior: str) -> tuple | None:
+        """The mixture parameters ``prior`` ("aggregate" or "gmm") was fitted to, or None."""
+        if prior not in FIT:
+            raise ModelInputError(f"prior {prior!r} is not fitted from data; fitted priors: {', '.join(FIT)}")
+        return self.aggregate_prior if prior == "aggregate" else self.gmm_prior
 
     @torch.no_grad()
     def fit_aggregate_prior(self, data: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor] | None = None,
@@ -274,12 +287,44 @@ class JointVAE(nn.Module):
         over the rows (the fused posterior of the modalities each row has, per ``masks``, for
         poe/mopoe; every present expert for moe). It is the density
         of the latents the decoders were trained on, where N(0, I) has holes the decoders never
-        saw; the ex-post prior of Ghosh et al. (2020) and the limit of the VampPrior (Tomczak &
-        Welling, 2018) with every training point a pseudo-input. Returns (means, logvars),
-        (K, D) each."""
+        saw; the limit of the VampPrior (Tomczak & Welling, 2018) with every training point a
+        pseudo-input. With narrow posteriors it is a density of spikes at the rows, which
+        :meth:`fit_gmm_prior` smooths. Returns (means, logvars), (K, D) each."""
+        self.aggregate_prior = self._row_posteriors(data, masks, batch_size)
+        return self.aggregate_prior
+
+    @torch.no_grad()
+    def fit_gmm_prior(self, data: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor] | None = None,
+                      draws: int = 5, components: Sequence[int] = (1, 4, 16, 64, 256),
+                      generator: torch.Generator | None = None, batch_size: int = 500
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Keep a Gaussian mixture fitted to the aggregate posterior of ``data`` as the prior of
+        conditional MCMC with ``prior="gmm"``: ``draws`` latents from each row's q(z | x_i) (as
+        in :meth:`fit_aggregate_prior`), a diagonal mixture fitted to them by EM for each number
+        of ``components``, the one whose held-out rows are likeliest refitted on all of them
+        (ex-post density estimation, Ghosh et al. 2020). It keeps chains where the decoders
+        were trained without pinning them to single training rows. Returns (means, logvars,
+        log_weights)."""
+        if draws < 1:
+            raise ModelInputError(f"draws must be >= 1, got {draws}")
+        means, logvars = self._row_posteriors(data, masks, batch_size)
+        if len(means) < 2:
+            raise ModelInputError("fit_gmm_prior needs at least two rows (some are held out to choose the "
+                                  "number of components)")
+        g = generator or torch.Generator().manual_seed(0)
+        x = torch.cat([F.reparameterise(means.cpu(), logvars.cpu(), g) for _ in range(draws)])
+        rows = torch.arange(len(means)).repeat(draws)
+        params, scores = F.select_diagonal_gmm(x, rows, components, generator=g)
+        self.gmm_prior_scores = scores              # held-out mean log-likelihood per number of components
+        device = next(self.parameters()).device
+        self.gmm_prior = tuple(t.to(device) for t in params)
+        return self.gmm_prior
+
+    def _row_posteriors(self, data, masks, batch_size) -> tuple[torch.Tensor, torch.Tensor]:
+        """(means, logvars) of q(z | x_i) for every row of ``data`` (every present expert for moe)."""
         n = len(next(iter(data.values())))
         if n < 1:
-            raise ModelInputError("fit_aggregate_prior needs at least one sample")
+            raise ModelInputError("fitting a prior to the aggregate posterior needs at least one sample")
         device = next(self.parameters()).device
         means, logvars = [], []
         for lo in range(0, n, batch_size):
@@ -293,8 +338,7 @@ class JointVAE(nn.Module):
                 pm, pl = self.posterior(mu, logvar, mask)
                 means.append(pm)
                 logvars.append(pl)
-        self.aggregate_prior = (torch.cat(means).float(), torch.cat(logvars).float())
-        return self.aggregate_prior
+        return torch.cat(means).float(), torch.cat(logvars).float()
 
     # -- evaluation --------------------------------------------------------------------------
     @torch.no_grad()
