@@ -70,8 +70,12 @@ def score(pipe, oracle, given, truth, **options) -> tuple[dict, float, dict | No
     images = generate_tensors(pipe, given, "image", seed=0, **options)
     seconds = time.perf_counter() - t0
     c = coherence(oracle.predict(pipe.modalities["image"].decode_batch(images)), truth)
-    return {"strict": round(c.strict, 4), "per_attribute": {a: round(v, 4) for a, v in c.per_attribute.items()}}, \
-        seconds, getattr(pipe.model, "last_sampling", None)
+    return summary(c), seconds, getattr(pipe.model, "last_sampling", None)
+
+
+def summary(c) -> dict:
+    """Strict and per-attribute coherence, rounded for the JSON rows."""
+    return {"strict": round(c.strict, 4), "per_attribute": {a: round(v, 4) for a, v in c.per_attribute.items()}}
 
 
 @torch.no_grad()
@@ -94,18 +98,19 @@ def read_back(pipe, oracle, given, truth, n: int = 300, **options) -> dict:
     image = coherence(oracle.predict(pipe.modalities["image"].decode_batch(out["image"])), want)
     named = parse_captions(pipe.modalities["text"].decode_batch(out["text"]))
     text = coherence({a: named[a] for a in want}, want)
-    return {part: {"strict": round(c.strict, 4), "per_attribute": {a: round(v, 4) for a, v in c.per_attribute.items()}}
-            for part, c in (("image", image), ("caption", text))}
+    return {"image": summary(image), "caption": summary(text)}
 
 
 def main() -> None:
+    from synesthesia.models.joint_vae.model import PRIORS
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--sampler", default="hmc")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--chains", type=int, default=1)
-    ap.add_argument("--prior", default="standard", choices=["standard", "aggregate", "gmm"],
+    ap.add_argument("--prior", default="standard", choices=PRIORS,
                     help="p(z) of the MCMC and resampling targets (aggregate: the aggregate posterior of "
                          "2,000 training samples; gmm: a Gaussian mixture fitted to it)")
     ap.add_argument("--complete-captions", action="store_true",

@@ -56,14 +56,17 @@ class Pipeline:
                        **options) -> dict[str, torch.Tensor]:
         """``model.generate`` on encoded inputs, with text conditions first completed by the
         run's caption expander when it has one (:mod:`synesthesia.models.transformer.expander`);
-        ``expand=False`` gives the model the captions as they are."""
+        ``expand=False`` gives the model the captions as they are. A fitted prior the options
+        ask for (``prior="aggregate"`` or ``"gmm"``) is fitted on first use."""
+        from synesthesia.models.joint_vae.model import PRIOR_FITTERS
+
         if expand and self.expander is None:
             raise PipelineError("this run has no caption expander; train one with "
                                 f"'synesthesia expander {self.run or 'RUN'}', or leave expand out")
         if "text" in given and self.expander is not None and expand is not False:
             given = {**given, "text": self.expander.expand(given["text"], generator)}
         prior = options.get("prior")
-        if prior in ("aggregate", "gmm") and hasattr(self.model, "fitted_prior") and self.model.fitted_prior(prior) is None:
+        if prior in PRIOR_FITTERS and hasattr(self.model, "fitted_prior") and self.model.fitted_prior(prior) is None:
             self.fit_prior(prior=prior)
         return self.model.generate(given, targets, generator=generator, **options)
 
@@ -71,21 +74,19 @@ class Pipeline:
         """Fit a joint VAE's ``prior`` for its MCMC (``"aggregate"``: the aggregate posterior;
         ``"gmm"``: a Gaussian mixture fitted to it) on ``n`` samples of the run's training data."""
         from synesthesia.data.sources import open_source
-        from synesthesia.models.joint_vae.model import FIT
 
         if not hasattr(self.model, "fitted_prior"):
             raise PipelineError(f"only joint VAEs take prior={prior!r}")
-        if prior not in FIT:
-            raise PipelineError(f"prior {prior!r} is not fitted from data; choose from {', '.join(FIT)}")
+        self.model.fitted_prior(prior)                      # an unknown name raises before any data is read
         if self.config is None:
             raise PipelineError("this pipeline has no run config to find its training data; call "
-                                f"pipe.model.{FIT[prior]}(data) with tensors of every modality")
+                                f"pipe.model.fit_prior({prior!r}, data) with tensors of every modality")
         data = self.config.data
         source = open_source(data.world, data.cache, data.manifest)
         size = getattr(source, "size", lambda split: None)("train")
         ds = source.dataset("train", min(n, size) if size else n, self.modalities)
         batch = ds[list(range(len(ds)))]
-        getattr(self.model, FIT[prior])(batch.data, batch.masks)
+        self.model.fit_prior(prior, batch.data, batch.masks)
 
     # -- input handling ----------------------------------------------------------------------
     def _check(self, names, role: str) -> None:

@@ -91,9 +91,8 @@ def fit_diagonal_gmm(x: torch.Tensor, components: int, iterations: int = 200, to
         resp = torch.exp(joint - ll[:, None])
         counts = resp.sum(0)                                                     # (K,)
         empty = counts < 1e-3
-        if bool(empty.any()):
+        if bool(empty.any()):                  # the M-step below moves them onto these points
             worst = ll.argsort()[: int(empty.sum())]
-            means[empty] = x[worst]
             resp[:, empty] = 0.0
             resp[worst, torch.nonzero(empty)[:, 0]] = 1.0
             counts = resp.sum(0)

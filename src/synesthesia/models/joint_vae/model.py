@@ -30,7 +30,8 @@ class ModelInputError(ValueError):
 # p(z) of conditional MCMC and resampling: N(0, I); the aggregate posterior of training data, as the
 # mixture of its training rows' posteriors ("aggregate") or as a Gaussian mixture fitted to it ("gmm")
 PRIORS = ("standard", "aggregate", "gmm")
-FIT = {"aggregate": "fit_aggregate_prior", "gmm": "fit_gmm_prior"}
+# the priors fitted to training data, and the method that fits each
+PRIOR_FITTERS = {"aggregate": "fit_aggregate_prior", "gmm": "fit_gmm_prior"}
 
 
 class JointVAE(nn.Module):
@@ -189,7 +190,7 @@ class JointVAE(nn.Module):
                                       "(e.g. 'hmc') or proposals= as well")
             if self.fitted_prior(prior) is None:
                 raise ModelInputError(f"prior={prior!r} needs the aggregate posterior of training data: call "
-                                      f"model.{FIT[prior]}(data) (pipelines from synesthesia.load do it "
+                                      f"model.{PRIOR_FITTERS[prior]}(data) (pipelines from synesthesia.load do it "
                                       "from the run's training data)")
         if not given:
             if not batch_size:
@@ -269,15 +270,22 @@ class JointVAE(nn.Module):
         else:
             fitted = self.fitted_prior(prior)
             if fitted is None:
-                raise ModelInputError(f"no {prior} prior fitted; call {FIT[prior]}(data) first")
+                raise ModelInputError(f"no {prior} prior fitted; call {PRIOR_FITTERS[prior]}(data) first")
             log_p = F.diagonal_mixture_log_prob(flat, *fitted)
         return (log_p + ll).reshape(*lead, -1)
 
     def fitted_prior(self, prior: str) -> tuple | None:
         """The mixture parameters ``prior`` ("aggregate" or "gmm") was fitted to, or None."""
-        if prior not in FIT:
-            raise ModelInputError(f"prior {prior!r} is not fitted from data; fitted priors: {', '.join(FIT)}")
+        if prior not in PRIOR_FITTERS:
+            raise ModelInputError(f"prior {prior!r} is not fitted from data; fitted priors: "
+                                  f"{', '.join(PRIOR_FITTERS)}")
         return self.aggregate_prior if prior == "aggregate" else self.gmm_prior
+
+    def fit_prior(self, prior: str, data: Mapping[str, torch.Tensor],
+                  masks: Mapping[str, torch.Tensor] | None = None) -> tuple:
+        """Fit ``prior`` ("aggregate" or "gmm") to the aggregate posterior of ``data``."""
+        self.fitted_prior(prior)                                   # unknown names raise here
+        return getattr(self, PRIOR_FITTERS[prior])(data, masks)
 
     @torch.no_grad()
     def fit_aggregate_prior(self, data: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor] | None = None,
