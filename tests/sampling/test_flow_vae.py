@@ -1,0 +1,86 @@
+"""The flow prior on a real (tiny) joint VAE: encoding its training data, generation through
+the flow, and ``synesthesia train-prior``."""
+
+import shutil
+
+import pytest
+import torch
+
+from synesthesia.cli import main
+from synesthesia.sampling.flow import FlowPrior, FlowPriorError
+from synesthesia.sampling.flow_fit import FlowTrainConfig
+from synesthesia.sampling.flow_vae import encode_flow_data, expert_conditions, fit_flow_prior, flow_generate
+
+
+@pytest.fixture(scope="module")
+def vae(tiny_run):
+    from synesthesia.runs import load_model
+
+    model, modalities, _ = load_model(tiny_run)
+    return model
+
+
+@pytest.fixture(scope="module")
+def fitted(vae, tiny_data):
+    train = FlowTrainConfig(steps=30, batch_size=32, log_every=10)
+    return fit_flow_prior(vae, tiny_data, train, net={"hidden": 32, "blocks": 1})
+
+
+def test_flow_data_holds_every_expert_and_the_joint_posterior(vae, tiny_data):
+    captions = tiny_data[list(range(len(tiny_data)))].data["text"]
+    data = encode_flow_data(vae, tiny_data, batch_size=100, variants={"text": captions.flip(0)})
+    d, m = vae.config.latent_dim, len(vae.names)
+    assert data.z_mean.shape == (len(tiny_data), d) and data.condition.shape == (m, len(tiny_data), 2 * d)
+    assert data.mask.all()
+    batch = tiny_data[[0, 1, 2]]
+    mu, logvar, mask = vae.experts(batch.data, batch.masks)
+    pm, _ = vae.posterior(mu, logvar, mask)
+    assert torch.allclose(data.z_mean[:3], pm, atol=1e-5)
+    t = vae.names.index("text")
+    assert torch.allclose(data.condition[t, :3], torch.cat([mu[t], logvar[t]], -1), atol=1e-5)
+    # the variant rows are the experts of the given alternative inputs, row for row
+    assert torch.allclose(data.variants[t][-1], data.condition[t, 0], atol=1e-5)
+
+
+def test_generation_reads_only_the_given_modalities(vae, fitted, tiny_data):
+    batch = tiny_data[list(range(6))]
+    text = {"text": batch.data["text"]}
+    g = lambda: torch.Generator().manual_seed(0)                                   # noqa: E731
+    out = flow_generate(vae, fitted, text, ["image", "audio"], generator=g())
+    assert out["image"].shape == batch.data["image"].shape and set(out) == {"image", "audio"}
+    # an image marked absent does not change what text -> image draws
+    hidden = {"text": batch.data["text"], "image": torch.rand_like(batch.data["image"])}
+    absent = {"image": torch.zeros(6, dtype=torch.bool)}
+    assert torch.equal(flow_generate(vae, fitted, hidden, ["image"], generator=g(), masks=absent)["image"],
+                       out["image"])
+    other = flow_generate(vae, fitted, {"text": batch.data["text"].roll(1, 0)}, ["image"], generator=g())
+    assert not torch.equal(other["image"], out["image"])
+    conds, masks = expert_conditions(vae, text)
+    assert set(conds) == {"text"} and conds["text"].shape == (6, 2 * vae.config.latent_dim)
+
+
+def test_unconditional_joint_samples_and_guidance_zero(vae, fitted, tiny_data):
+    g = lambda: torch.Generator().manual_seed(1)                                   # noqa: E731
+    joint = flow_generate(vae, fitted, {}, vae.names, generator=g(), batch_size=5)
+    assert set(joint) == set(vae.names) and all(len(x) == 5 for x in joint.values())
+    text = {"text": tiny_data[list(range(5))].data["text"]}
+    guided = flow_generate(vae, fitted, text, ["image"], generator=g(), guidance=0.0)
+    assert torch.equal(guided["image"], joint["image"])
+    with pytest.raises(FlowPriorError, match="batch_size"):
+        flow_generate(vae, fitted, {}, ["image"])
+    with pytest.raises(FlowPriorError, match="cannot generate"):
+        flow_generate(vae, fitted, text, ["smell"])
+
+
+def test_train_prior_command_trains_and_saves_a_prior(tiny_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    assert main(["train-prior", str(run), "--steps", "20", "--n", "64", "--batch-size", "32",
+                 "--hidden", "32", "--blocks", "1", "--quiet"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    flow = FlowPrior.load(run)
+    assert flow.summary["steps"] == 20 and set(flow.config.modalities) == {"image", "audio", "video", "text"}
+    info = (run / "priors" / "flow.json").read_text()
+    assert '"partial_caption_p": 0.3' in info and '"rows": 64' in info
+    assert main(["train-prior", str(tmp_path / "none"), "--steps", "2"]) == 2
+    assert "not a run folder" in capsys.readouterr().err
