@@ -21,6 +21,53 @@ import time
 import numpy as np
 
 
+def measure(pipe, p: float = 0.5, captions: int = 200, per: int = 20, target: str = "image",
+            temperature: float = 1.0, expand: bool = False) -> dict:
+    """Free-attribute diversity and named-attribute coherence of ``pipe`` (any object with the
+    pipeline's ``model_generate``, ``modalities`` and ``config``) from partial captions."""
+    from synesthesia.data.sources import WorldSource
+    from synesthesia.evaluation.diversity import entropy_ratio
+    from synesthesia.evaluation.generation import generate_raw
+    from synesthesia.evaluation.oracles import get_oracle
+    from synesthesia.world.parser import parse_captions
+
+    t0 = time.perf_counter()
+    world = dict(pipe.config.data.world)
+    world["partial_caption_p"] = p
+    source = WorldSource.from_config(world)
+    raw = source.load("test", captions, ["text"])
+    truth = {a: np.asarray(v) for a, v in raw["codes"].items()}
+    named = parse_captions(raw["text"])
+    tokens = pipe.modalities["text"].encode(raw["text"])
+    out = generate_raw(pipe, {"text": tokens.repeat_interleave(per, 0)}, target, seed=1,
+                       temperature=temperature, expand=expand)
+    oracle = get_oracle(source.config, target)
+    pred = oracle.predict(out)
+    groups = np.repeat(np.arange(captions), per)
+    reference = source.load("test", 2000, [])["codes"]
+
+    result: dict = {"p": p, "temperature": temperature, "expanded": expand, "captions": captions,
+                    "per": per, "attributes": {}}
+    strict = np.ones(len(groups), dtype=bool)
+    for a in oracle.attributes:
+        is_named = np.repeat(named[a] != -1, per)
+        right = pred[a] == np.repeat(truth[a], per)
+        strict &= ~is_named | right
+        ratio = float("nan")
+        if (~is_named).sum() >= 2:
+            ratio = entropy_ratio({a: pred[a][~is_named]}, {a: np.asarray(reference[a])}, [a],
+                                  groups[~is_named])[a]
+        result["attributes"][a] = {"named_coherence": float(right[is_named].mean()) if is_named.any() else float("nan"),
+                                   "free_entropy_ratio": ratio,
+                                   "captions_naming": int(is_named.sum() // per),
+                                   "captions_free": int((~is_named).sum() // per)}
+    ratios = [v["free_entropy_ratio"] for v in result["attributes"].values() if not np.isnan(v["free_entropy_ratio"])]
+    result["strict_on_named"] = float(strict.mean())
+    result["free_entropy_ratio_mean"] = float(np.mean(ratios)) if ratios else float("nan")
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run")
@@ -32,50 +79,12 @@ def main() -> None:
     ap.add_argument("--no-expand", action="store_true", help="give the captions as they are, without the run's expander")
     args = ap.parse_args()
 
-    from synesthesia.data.sources import WorldSource
-    from synesthesia.evaluation.diversity import entropy_ratio
-    from synesthesia.evaluation.generation import generate_raw
-    from synesthesia.evaluation.oracles import get_oracle
     from synesthesia.pipeline import load
-    from synesthesia.world.parser import parse_captions
 
-    t0 = time.perf_counter()
     pipe = load(args.run)
-    world = dict(pipe.config.data.world)
-    world["partial_caption_p"] = args.p
-    source = WorldSource.from_config(world)
-    raw = source.load("test", args.captions, ["text"])
-    truth = {a: np.asarray(v) for a, v in raw["codes"].items()}
-    named = parse_captions(raw["text"])
-    tokens = pipe.modalities["text"].encode(raw["text"])
-    expand = pipe.expander is not None and not args.no_expand
-    out = generate_raw(pipe, {"text": tokens.repeat_interleave(args.per, 0)}, args.target, seed=1,
-                       temperature=args.temperature, expand=expand)
-    oracle = get_oracle(source.config, args.target)
-    pred = oracle.predict(out)
-    groups = np.repeat(np.arange(args.captions), args.per)
-    reference = source.load("test", 2000, [])["codes"]
-
-    result: dict = {"run": str(args.run), "p": args.p, "temperature": args.temperature,
-                    "expanded": expand, "captions": args.captions, "per": args.per, "attributes": {}}
-    strict = np.ones(len(groups), dtype=bool)
-    for a in oracle.attributes:
-        is_named = np.repeat(named[a] != -1, args.per)
-        right = pred[a] == np.repeat(truth[a], args.per)
-        strict &= ~is_named | right
-        ratio = float("nan")
-        if (~is_named).sum() >= 2:
-            ratio = entropy_ratio({a: pred[a][~is_named]}, {a: np.asarray(reference[a])}, [a],
-                                  groups[~is_named])[a]
-        result["attributes"][a] = {"named_coherence": float(right[is_named].mean()) if is_named.any() else float("nan"),
-                                   "free_entropy_ratio": ratio,
-                                   "captions_naming": int(is_named.sum() // args.per),
-                                   "captions_free": int((~is_named).sum() // args.per)}
-    ratios = [v["free_entropy_ratio"] for v in result["attributes"].values() if not np.isnan(v["free_entropy_ratio"])]
-    result["strict_on_named"] = float(strict.mean())
-    result["free_entropy_ratio_mean"] = float(np.mean(ratios)) if ratios else float("nan")
-    result["seconds"] = round(time.perf_counter() - t0, 1)
-    print(json.dumps(result, indent=1))
+    result = measure(pipe, args.p, args.captions, args.per, args.target, args.temperature,
+                     expand=pipe.expander is not None and not args.no_expand)
+    print(json.dumps({"run": str(args.run), **result}, indent=1))
 
 
 if __name__ == "__main__":

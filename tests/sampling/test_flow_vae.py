@@ -84,3 +84,18 @@ def test_train_prior_command_trains_and_saves_a_prior(tiny_run, tmp_path, capsys
     assert '"partial_caption_p": 0.3' in info and '"rows": 64' in info
     assert main(["train-prior", str(tmp_path / "none"), "--steps", "2"]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_anchored_joint_samples_draw_the_anchor_first(vae, fitted):
+    g = lambda: torch.Generator().manual_seed(2)                                   # noqa: E731
+    plain = flow_generate(vae, fitted, {}, ["text"], generator=g(), batch_size=4)["text"]
+    anchored = flow_generate(vae, fitted, {}, ["image", "text"], generator=g(), batch_size=4, anchor="text")
+    assert anchored["image"].shape[0] == 4 and set(anchored) == {"image", "text"}
+    # the second stage is the flow conditioned on the caption the first stage drew
+    g2 = g()
+    fitted.sample(n=4, generator=g2)                                               # the first stage's draw
+    conds, masks = expert_conditions(vae, {"text": plain})
+    z = fitted.sample(conditions=conds, masks=masks, generator=g2)
+    assert torch.equal(anchored["image"], vae.decode(z, ["image"])["image"])
+    with pytest.raises(FlowPriorError, match="cannot generate"):
+        flow_generate(vae, fitted, {}, ["image"], batch_size=2, anchor="smell")

@@ -54,6 +54,7 @@ class FlowTrainConfig:
     empty_p: float = 0.1                     # extra chance that a row keeps no condition (the unconditional prior)
     variant_p: float = 0.3                   # chance that a condition with variants uses its variant (a partial caption)
     latent: str = "sample"                   # x_1: "sample" from each row's posterior or its "mean"
+    time_sampling: str = "uniform"           # t ~ "uniform" on [0, 1] or "logit_normal" (sigmoid of N(0, 1): more weight mid-path)
     gradient_clip: float = 1.0               # clip of the gradient norm
     seed: int = 0                            # seed of row, noise, time and dropout draws
     log_every: int = 1000                    # steps between progress lines
@@ -61,6 +62,8 @@ class FlowTrainConfig:
     def __post_init__(self) -> None:
         if self.latent not in ("sample", "mean"):
             raise ConfigError(f"flow training: latent must be 'sample' or 'mean', got {self.latent!r}")
+        if self.time_sampling not in ("uniform", "logit_normal"):
+            raise ConfigError(f"flow training: time_sampling must be 'uniform' or 'logit_normal', got {self.time_sampling!r}")
         if self.steps < 1 and not self.minutes:
             raise ConfigError("flow training: give steps >= 1 or a minutes budget")
         for name in ("keep_p", "empty_p", "variant_p"):
@@ -90,7 +93,8 @@ def draw_batch(flow, data: FlowData, train: FlowTrainConfig, g: torch.Generator)
         z = z + torch.randn(z.shape, generator=g) * (0.5 * data.z_logvar[idx]).exp()
     x1 = ((z.to(device) - flow.z_shift) / flow.z_scale)
     x0 = torch.randn(x1.shape, generator=g).to(device)
-    t = torch.rand(b, generator=g).to(device)
+    t = torch.rand(b, generator=g) if train.time_sampling == "uniform" else torch.sigmoid(torch.randn(b, generator=g))
+    t = t.to(device)
     cond = data.condition[:, idx].clone()
     for i, alt in data.variants.items():
         swap = torch.rand(b, generator=g) < train.variant_p
@@ -106,7 +110,7 @@ def draw_batch(flow, data: FlowData, train: FlowTrainConfig, g: torch.Generator)
 def fit_flow(flow, data: FlowData, train: FlowTrainConfig,
              log: Callable[[str], None] | None = None) -> dict:
     """Train ``flow`` (a :class:`~synesthesia.sampling.flow.FlowPrior`) on ``data``; returns
-    the summary (steps, seconds, loss of the last ``log_every`` steps)."""
+    the summary (steps, wall-clock and CPU seconds, loss of the last ``log_every`` steps)."""
     g = torch.Generator().manual_seed(train.seed)
     torch.manual_seed(train.seed)
     with torch.no_grad():
@@ -117,7 +121,7 @@ def fit_flow(flow, data: FlowData, train: FlowTrainConfig,
     params, ema_params = list(net.parameters()), list(ema.parameters())
     budget = 60.0 * train.minutes if train.minutes else None
     steps = train.steps if train.steps >= 1 else 10**9
-    t0, step, losses, recent = time.perf_counter(), 0, [], []
+    t0, cpu0, step, losses, recent = time.perf_counter(), time.process_time(), 0, [], []
     while step < steps:
         elapsed = time.perf_counter() - t0
         if budget is not None and elapsed >= budget:
@@ -145,6 +149,7 @@ def fit_flow(flow, data: FlowData, train: FlowTrainConfig,
     flow.net.load_state_dict(ema.state_dict())
     flow.eval()
     last = recent or [float("nan")]
-    return {"steps": step, "seconds": round(time.perf_counter() - t0, 1), "rows": len(data.z_mean),
+    return {"steps": step, "seconds": round(time.perf_counter() - t0, 1),
+            "cpu_seconds": round(time.process_time() - cpu0, 1), "rows": len(data.z_mean),
             "loss": losses[-1] if losses else sum(last) / len(last), "losses": losses,
             "train": {k: getattr(train, k) for k in train.__dataclass_fields__}}

@@ -97,24 +97,31 @@ def fit_flow_prior(model, dataset, train: FlowTrainConfig | None = None, net: Ma
 def flow_generate(model, flow: FlowPrior, given: Mapping[str, torch.Tensor], targets: Sequence[str],
                   generator: torch.Generator | None = None, temperature: float = 1.0,
                   batch_size: int | None = None, guidance: float = 1.0, steps: int = 50,
-                  method: str = "heun", masks: Mapping[str, torch.Tensor] | None = None
-                  ) -> dict[str, torch.Tensor]:
+                  method: str = "heun", masks: Mapping[str, torch.Tensor] | None = None,
+                  anchor: str | None = None) -> dict[str, torch.Tensor]:
     """Decode ``targets`` from z drawn by the flow prior conditioned on the experts of ``given``
     (``guidance``: 0 the unconditional prior, 1 the conditional flow, above 1 guided beyond it),
-    or, with ``given`` empty, ``batch_size`` unconditional joint samples."""
+    or, with ``given`` empty, ``batch_size`` unconditional joint samples. With ``anchor`` (a
+    modality) unconditional samples are drawn in two stages, as unCLIP draws a caption before
+    its image: the anchor is decoded from z_0 of the unconditional flow, then z is drawn from the
+    flow conditioned on that anchor (with ``guidance``) and every target decoded from it."""
     if list(flow.config.modalities) != list(model.names) or flow.config.latent_dim != model.config.latent_dim:
         raise FlowPriorError(f"this flow prior was fitted to a model with modalities {flow.config.modalities} "
                              f"and {flow.config.latent_dim} latent dims; this model has {model.names} and "
                              f"{model.config.latent_dim}: train the prior again for it")
-    missing = [t for t in targets if t not in model.names]
+    missing = [t for t in [*targets, *([anchor] if anchor else [])] if t not in model.names]
     if missing:
         raise FlowPriorError(f"this model cannot generate {missing}; it has {model.names}")
     options = dict(guidance=guidance, steps=steps, method=method, generator=generator, temperature=temperature)
-    if given:
-        conds, cond_masks = expert_conditions(model, given, masks)
-        z = flow.sample(conditions=conds, masks=cond_masks, **options)
-    else:
+    if not given:
         if not batch_size:
             raise FlowPriorError("unconditional samples need batch_size")
         z = flow.sample(n=batch_size, **options)
+        if anchor is None:
+            return model.decode(z, targets, generator)
+        drawn = model.decode(z, [anchor], generator)[anchor]
+        # what the model would be given: pixels within [0, 1], other outputs as they are
+        given, masks = {anchor: drawn.clamp(0, 1) if anchor in ("image", "video") else drawn}, None
+    conds, cond_masks = expert_conditions(model, given, masks)
+    z = flow.sample(conditions=conds, masks=cond_masks, **options)
     return model.decode(z, targets, generator)
