@@ -15,6 +15,7 @@ per sample; ``--no-expand`` measures the model alone. Prints JSON.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -35,20 +36,19 @@ def main() -> None:
     from synesthesia.data.sources import WorldSource
     from synesthesia.evaluation.diversity import entropy_ratio
     from synesthesia.evaluation.generation import generate_raw
-    from synesthesia.evaluation.oracles import get_oracle
+    from synesthesia.world.judges.oracles import get_oracle
     from synesthesia.pipeline import load
     from synesthesia.world.parser import parse_captions
 
     t0 = time.perf_counter()
     pipe = load(args.run)
-    world = dict(pipe.config.data.world)
-    world["partial_caption_p"] = args.p
-    source = WorldSource.from_config(world)
+    world = dataclasses.replace(pipe.config.data.world, partial_caption_p=args.p)
+    source = WorldSource(world)
     raw = source.load("test", args.captions, ["text"])
     truth = {a: np.asarray(v) for a, v in raw["codes"].items()}
     named = parse_captions(raw["text"])
     tokens = pipe.modalities["text"].encode(raw["text"])
-    expand = pipe.expander is not None and not args.no_expand
+    expand = pipe.runs[0].expander is not None and not args.no_expand
     out = generate_raw(pipe, {"text": tokens.repeat_interleave(args.per, 0)}, args.target, seed=1,
                        temperature=args.temperature, expand=expand)
     oracle = get_oracle(source.config, args.target)

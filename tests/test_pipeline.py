@@ -4,6 +4,7 @@ from PIL import Image
 
 import synesthesia as syn
 from synesthesia.modalities import InputAdjusted, ModalityError
+from synesthesia.errors import SynesthesiaError
 from synesthesia.pipeline import Pipeline, PipelineError
 
 
@@ -73,20 +74,24 @@ def test_clear_errors(pipe, tiny_run):
         pipe.generate("image", text="  ")
     with pytest.raises(ModalityError, match="'unicorn'"):
         pipe.generate("image", text="a red unicorn")
-    with pytest.raises(PipelineError, match="no 'smell' modality"):
+    with pytest.raises(PipelineError, match="no loaded run has a 'smell' modality"):
         pipe.generate("smell", text="a star")
     with pytest.raises(PipelineError, match="both given and asked for"):
         pipe.generate("text", text="a star")
-    with pytest.raises(PipelineError, match="n must be at least 1"):
+    with pytest.raises(PipelineError, match="n must be between 1 and"):
         pipe.generate("image", text="a star", n=0)
+    with pytest.raises(PipelineError, match="n must be a whole number"):
+        pipe.generate("image", text="a star", n=2.5)
+    with pytest.raises(PipelineError, match="n must be between 1 and 4096 per call"):
+        pipe.generate("image", text="a star", n=100_000)
     with pytest.raises(FileNotFoundError):
         pipe.generate_text(image="does/not/exist.png")
     # a model without a modality says which ones it has
     from synesthesia.models.joint_vae import JointVAE, JointVAEConfig
 
     mods = {m: pipe.modalities[m] for m in ("image", "text")}
-    small = Pipeline(JointVAE(mods, JointVAEConfig(latent_dim=8)), mods)
+    small = Pipeline.from_model(JointVAE(mods, JointVAEConfig(latent_dim=8)), mods)
     with pytest.raises(PipelineError, match="no 'audio' modality to condition on; it has image, text"):
         small.generate("image", audio=("x", 8000))
-    with pytest.raises(syn.pipeline.SynesthesiaError, match="not a run folder"):
+    with pytest.raises(SynesthesiaError, match="not a run folder"):
         syn.load(tiny_run.parent / "nothing")

@@ -34,7 +34,7 @@ def pipe_for(manifest):
     bank = val[list(range(len(val)))].data
 
     def make(mode):
-        return Pipeline(LookupModel(bank, mode), mods)
+        return Pipeline.from_model(LookupModel(bank, mode), mods)
     return make
 
 

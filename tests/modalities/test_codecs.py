@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+
+from synesthesia.config import ConfigError
 import torch
 from PIL import Image
 
@@ -148,8 +150,10 @@ def test_text_networks_and_greedy_decoding(batch):
 def test_unknown_modality_and_option():
     with pytest.raises(ModalityError, match="choose from image, text, audio, video"):
         build_modality("smell")
-    with pytest.raises(ModalityError, match="bad option for the image modality"):
+    with pytest.raises(ConfigError, match="unknown key 'colour' in modalities.image"):
         build_modality("image", colour=3)
+    with pytest.raises(ConfigError, match="modalities.image.size must be an integer or null"):
+        build_modality("image", size=6.5)
 
 
 @pytest.mark.parametrize("name,config", [

@@ -21,11 +21,11 @@ import torch
 from synesthesia.evaluation.diversity import distinct_n, self_bleu
 from synesthesia.evaluation.fidelity import PrecomputedFeatures
 from synesthesia.evaluation.generation import EvalData, direction_name, generate_tensors, model_directions
-from synesthesia.evaluation.oracles import default_cache_dir
+from synesthesia.world.judges.oracles import default_cache_dir
 from synesthesia.evaluation.scorer import ContrastiveScorer, get_scorer, train_scorer
+from synesthesia.data.sources import ManifestSource
 
 SCORER_STEPS = 1500
-
 
 class PairedEvaluation:
     """Scorer-based evaluation of ``pipe`` on ``data`` (users' files, no attributes)."""
@@ -47,7 +47,6 @@ class PairedEvaluation:
                                              self.scorer_steps], sort_keys=True, default=str).encode()).hexdigest()[:16]
 
             def train():
-                from synesthesia.data.sources import ManifestSource
 
                 source = ManifestSource.from_path(self.manifest)
                 train_set = source.dataset("train", len(source.rows), mods)
@@ -71,7 +70,7 @@ class PairedEvaluation:
         t0 = time.perf_counter()
         coh, fid = {}, {}
         ceiling = {}
-        for given, target in model_directions(self.pipe.model, list(self.pipe.modalities)):
+        for given, target in model_directions(self.pipe):
             if not all(m in self.data.tensors for m in (*given, target)):
                 continue
             out = generate_tensors(self.pipe, {m: self.data.tensors[m] for m in given}, target,

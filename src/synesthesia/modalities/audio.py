@@ -8,6 +8,7 @@ Decoding turns the spectrogram back into a waveform with fast Griffin-Lim.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from synesthesia.config import Section
 from synesthesia.modalities import dsp
 from synesthesia.modalities.base import Modality, ModalityError, note
 from synesthesia.modalities.files import read_audio, write_wav
@@ -22,26 +24,38 @@ from synesthesia.modalities.likelihoods import gaussian_log_prob
 from synesthesia.modalities.nets import ConvDecoder, ConvEncoder, stage_count
 
 
+@dataclass
+class AudioConfig(Section):
+    sample_rate: int | None = None     # samples per second (default: the data's, else 8000)
+    seconds: float | None = None       # clip length; longer sounds are cut, shorter padded (default: the data's, else 1)
+    n_fft: int = 512                   # STFT window length in samples
+    n_mels: int = 64                   # mel bands of the spectrogram
+    frames: int = 64                   # spectrogram frames per clip, 4 times a power of two
+    channels: int = 128                # width of the default 1-D networks' first stage
+    feature_dim: int = 256             # encoder output features
+    scale: float = 0.1                 # standard deviation of the Gaussian likelihood on the spectrogram
+    weight: float | None = None        # likelihood weight (default: counts as much as a 32x32 RGB image)
+    griffin_lim_iterations: int = 32   # phase-recovery iterations when a spectrogram becomes a waveform
+    residual: bool = False             # a residual block per stage of the default networks
+
+
 class AudioModality(Modality):
     """Log-mel spectrograms with a Gaussian likelihood of fixed ``scale``."""
 
     name = "audio"
+    Config = AudioConfig
 
-    def __init__(self, sample_rate: int = 8000, seconds: float = 1.0, n_fft: int = 512, n_mels: int = 64,
-                 frames: int = 64, channels: int = 128, feature_dim: int = 256, scale: float = 0.1,
-                 weight: float | None = None, griffin_lim_iterations: int = 32, residual: bool = False) -> None:
+    def setup(self) -> None:
+        self.sample_rate = 8000 if self.sample_rate is None else self.sample_rate
+        self.seconds = 1.0 if self.seconds is None else self.seconds
         try:
-            stage_count(frames)
+            stage_count(self.frames)
         except ValueError:
-            raise ModalityError(f"audio frames must be 4 times a power of two (32, 64, 128); got {frames}")
-        self.sample_rate, self.seconds, self.n_fft, self.n_mels = sample_rate, seconds, n_fft, n_mels
-        self.frames, self.channels, self.feature_dim = frames, channels, feature_dim
-        self.scale, self.weight, self.griffin_lim_iterations = scale, weight, griffin_lim_iterations
-        self.residual = residual
-        self.length = int(round(sample_rate * seconds))
-        self.hop = self.length // frames
+            raise ModalityError(f"audio frames must be 4 times a power of two (32, 64, 128); got {self.frames}")
+        self.length = int(round(self.sample_rate * self.seconds))
+        self.hop = self.length // self.frames
         if self.hop < 1 or self.n_fft < self.hop:
-            raise ModalityError(f"{frames} frames do not fit {self.length} samples with n_fft {n_fft}")
+            raise ModalityError(f"{self.frames} frames do not fit {self.length} samples with n_fft {self.n_fft}")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -114,9 +128,3 @@ class AudioModality(Modality):
     def write(self, raw: tuple[np.ndarray, int], path: str | Path) -> Path:
         wave, rate = raw
         return write_wav(wave, rate, path)
-
-    def config(self) -> dict:
-        return {"sample_rate": self.sample_rate, "seconds": self.seconds, "n_fft": self.n_fft,
-                "n_mels": self.n_mels, "frames": self.frames, "channels": self.channels,
-                "feature_dim": self.feature_dim, "scale": self.scale, "weight": self.weight,
-                "griffin_lim_iterations": self.griffin_lim_iterations, "residual": self.residual}

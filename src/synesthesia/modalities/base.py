@@ -7,36 +7,47 @@ tensors; they only call these methods, so a user's own modality plugs in by subc
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import torch
 from torch import nn
-from synesthesia.errors import SynesthesiaError
 
+from synesthesia.errors import SynesthesiaError
+import warnings
 
 REFERENCE_ELEMENTS = 3 * 32 * 32
-
 
 class ModalityError(SynesthesiaError):
     """Bad raw input for a modality; the message says what was wrong and what to do."""
 
-
 class Modality(ABC):
     """Base class of image, text, audio and video.
 
-    Subclasses set ``name`` and ``feature_dim`` and implement the abstract methods. ``shape`` is the
+    Subclasses set ``name`` and ``Config`` (a typed :class:`~synesthesia.config.Section` of their
+    options, which become attributes) and implement the abstract methods. ``shape`` is the
     per-sample tensor shape the codec produces (without the batch dimension).
     """
 
     name: str = ""
+    Config: ClassVar[type]
     feature_dim: int = 256
     # likelihood weight; None balances modalities by size (see :meth:`likelihood_weight`)
     weight: float | None = None
     # autoregressive decoders take the target during training: ``decoder(z, x)``
     autoregressive: bool = False
+
+    def __init__(self, **options: Any) -> None:
+        config = self.Config.from_dict(options, f"modalities.{self.name}")
+        for f in dataclasses.fields(config):
+            setattr(self, f.name, getattr(config, f.name))
+        self.setup()
+
+    def setup(self) -> None:
+        """Fill the options left to the data (None) with defaults and check them together."""
 
     # -- codec -----------------------------------------------------------------------------
     @property
@@ -103,7 +114,7 @@ class Modality(ABC):
     # -- persistence -----------------------------------------------------------------------
     def config(self) -> dict:
         """Plain-data settings that rebuild this modality with ``type(self)(**config)``."""
-        return {}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self.Config)}
 
     def save_assets(self, folder: Path) -> None:
         """Write extra files the modality needs (e.g. a tokenizer) into a run folder."""
@@ -111,14 +122,11 @@ class Modality(ABC):
     def load_assets(self, folder: Path) -> None:
         """Read what :meth:`save_assets` wrote."""
 
-
 class InputAdjusted(UserWarning):
     """Raw input was adapted to what the model expects (resized, resampled, converted); the
     message says what was done so it is never silent."""
 
-
 def note(message: str) -> None:
     """Warn that an input was adapted (see :class:`InputAdjusted`)."""
-    import warnings
 
     warnings.warn(message, InputAdjusted, stacklevel=3)

@@ -8,6 +8,7 @@ if that matters.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -16,6 +17,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from synesthesia.config import Section
 from synesthesia.modalities.base import Modality, ModalityError, note
 from synesthesia.modalities.files import read_image, write_png
 from synesthesia.modalities.likelihoods import gaussian_log_prob
@@ -42,19 +44,28 @@ def to_rgb_array(raw: Any, size: int, what: str = "image") -> np.ndarray:
     return np.asarray(raw, dtype=np.uint8)
 
 
+@dataclass
+class ImageConfig(Section):
+    size: int | None = None            # side in pixels, 4 times a power of two (default: the data's, else 32)
+    channels: int = 32                 # width of the default networks' first stage (doubling per stage)
+    feature_dim: int = 256             # encoder output features
+    scale: float = 0.1                 # standard deviation of the Gaussian likelihood on [0, 1] pixels
+    weight: float | None = None        # likelihood weight (default: counts as much as a 32x32 RGB image)
+    residual: bool = False             # a residual block per stage of the default networks
+
+
 class ImageModality(Modality):
     """RGB images with a Gaussian likelihood of fixed ``scale`` on [0, 1] pixel values."""
 
     name = "image"
+    Config = ImageConfig
 
-    def __init__(self, size: int = 32, channels: int = 32, feature_dim: int = 256,
-                 scale: float = 0.1, weight: float | None = None, residual: bool = False) -> None:
+    def setup(self) -> None:
+        self.size = 32 if self.size is None else self.size
         try:
-            stage_count(size)
+            stage_count(self.size)
         except ValueError:
-            raise ModalityError(f"image size must be 4 times a power of two (16, 32, 64, 128); got {size}")
-        self.size, self.channels, self.feature_dim = size, channels, feature_dim
-        self.scale, self.weight, self.residual = scale, weight, residual
+            raise ModalityError(f"image size must be 4 times a power of two (16, 32, 64, 128); got {self.size}")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -92,6 +103,3 @@ class ImageModality(Modality):
     def write(self, raw: Image.Image | np.ndarray, path: str | Path) -> Path:
         return write_png(raw, path)
 
-    def config(self) -> dict:
-        return {"size": self.size, "channels": self.channels, "feature_dim": self.feature_dim,
-                "scale": self.scale, "weight": self.weight, "residual": self.residual}

@@ -13,12 +13,14 @@ over word embeddings with masked max-pooling.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 from torch import nn
 
+from synesthesia.config import Section
 from synesthesia.io import write_text_atomic
 from synesthesia.modalities.base import Modality, ModalityError
 from synesthesia.modalities.likelihoods import categorical_log_prob
@@ -136,17 +138,31 @@ class TextDecoder(nn.Module):
 # the modality
 
 
+@dataclass
+class TextConfig(Section):
+    max_len: int | None = None         # tokens per caption including EOS (default: the longest training caption + 1)
+    feature_dim: int = 256             # encoder output features
+    embed: int = 128                   # word embedding width of the default networks
+    hidden: int = 256                  # hidden width of the default encoder and GRU decoder
+    weight: float | None = None        # likelihood weight (default: counts as much as a 32x32 RGB image)
+    temperature: float = 0.0           # sampling temperature of generated captions (0: greedy)
+
+
 class TextModality(Modality):
     """Captions with an autoregressive categorical likelihood over word tokens."""
 
     name = "text"
+    Config = TextConfig
     autoregressive = True
 
-    def __init__(self, max_len: int = 24, feature_dim: int = 256, embed: int = 128, hidden: int = 256,
-                 weight: float | None = None, temperature: float = 0.0, tokenizer=None) -> None:
-        self.max_len, self.feature_dim, self.embed, self.hidden = max_len, feature_dim, embed, hidden
-        self.weight, self.temperature = weight, temperature
+    def __init__(self, tokenizer=None, **options) -> None:
+        super().__init__(**options)
         self.tokenizer = tokenizer
+
+    def setup(self) -> None:
+        self.max_len = 24 if self.max_len is None else self.max_len
+        if self.max_len < 2:
+            raise ModalityError(f"text max_len must be at least 2 (a word and EOS); got {self.max_len}")
 
     @classmethod
     def from_captions(cls, captions: Sequence[str], extra_words: Sequence[str] = (),
@@ -235,10 +251,6 @@ class TextModality(Modality):
 
     def write(self, raw: str, path: str | Path) -> Path:
         return write_text_atomic(path, raw + "\n")
-
-    def config(self) -> dict:
-        return {"max_len": self.max_len, "feature_dim": self.feature_dim, "embed": self.embed,
-                "hidden": self.hidden, "weight": self.weight, "temperature": self.temperature}
 
     def save_assets(self, folder: Path) -> None:
         write_text_atomic(Path(folder) / TOKENIZER_FILE, self._tok().to_str())

@@ -9,6 +9,7 @@ over (time, height, width).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,12 +18,13 @@ import torch
 from PIL import Image
 from torch import nn
 
+from synesthesia.config import Section
 from synesthesia.modalities.base import Modality, ModalityError, note
 from synesthesia.modalities.files import read_video, write_gif, write_mp4
 from synesthesia.modalities.image import to_rgb_array
 from synesthesia.modalities.likelihoods import gaussian_log_prob
 from synesthesia.modalities.nets import ConvDecoder, ConvEncoder, stage_count
-
+import warnings
 
 def time_strides(frames: int, stages: int) -> list[int]:
     """Halve the time axis at each stage, from the first, while it is even and above 2: the
@@ -34,22 +36,32 @@ def time_strides(frames: int, stages: int) -> list[int]:
             t //= 2
     return strides
 
+@dataclass
+class VideoConfig(Section):
+    size: int | None = None            # frame side in pixels, 4 times a power of two (default: the data's, else 32)
+    frames: int | None = None          # frames per clip, sampled evenly over longer clips (default: the data's, else 8)
+    channels: int = 16                 # width of the default 3-D networks' first stage
+    feature_dim: int = 256             # encoder output features
+    scale: float = 0.1                 # standard deviation of the Gaussian likelihood on [0, 1] pixels
+    weight: float | None = None        # likelihood weight (default: counts as much as a 32x32 RGB image)
+    fps: int = 8                       # frames per second of written clips
+    residual: bool = False             # a residual block per stage of the default networks
 
 class VideoModality(Modality):
     """Short clips with a Gaussian likelihood of fixed ``scale`` on [0, 1] pixel values."""
 
     name = "video"
+    Config = VideoConfig
 
-    def __init__(self, size: int = 32, frames: int = 8, channels: int = 16, feature_dim: int = 256,
-                 scale: float = 0.1, weight: float | None = None, fps: int = 8, residual: bool = False) -> None:
+    def setup(self) -> None:
+        self.size = 32 if self.size is None else self.size
+        self.frames = 8 if self.frames is None else self.frames
         try:
-            self.stages = stage_count(size)
+            self.stages = stage_count(self.size)
         except ValueError:
-            raise ModalityError(f"video size must be 4 times a power of two (16, 32, 64); got {size}")
-        if frames < 2:
-            raise ModalityError(f"a video needs at least 2 frames; got {frames}")
-        self.size, self.frames, self.channels, self.feature_dim = size, frames, channels, feature_dim
-        self.scale, self.weight, self.fps, self.residual = scale, weight, fps, residual
+            raise ModalityError(f"video size must be 4 times a power of two (16, 32, 64); got {self.size}")
+        if self.frames < 2:
+            raise ModalityError(f"a video needs at least 2 frames; got {self.frames}")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -71,7 +83,6 @@ class VideoModality(Modality):
             note(f"video of {len(raw)} frames resampled to {self.frames} evenly spaced frames")
             pick = np.linspace(0, len(raw) - 1, self.frames).round().astype(int)
             raw = [raw[k] for k in pick]
-        import warnings
 
         with warnings.catch_warnings(record=True) as caught:      # one note per video, not per frame
             warnings.simplefilter("always")
@@ -117,12 +128,6 @@ class VideoModality(Modality):
         frames = np.stack([np.asarray(f, dtype=np.uint8) for f in raw])
         writer = write_gif if Path(path).suffix.lower() == ".gif" else write_mp4
         return writer(frames, path, fps=self.fps)
-
-    def config(self) -> dict:
-        return {"size": self.size, "frames": self.frames, "channels": self.channels,
-                "feature_dim": self.feature_dim, "scale": self.scale, "weight": self.weight,
-                "fps": self.fps, "residual": self.residual}
-
 
 class _TimeFirst(nn.Module):
     """Swap the frame and channel axes around a 3-D tower: the modality's tensors are

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -31,31 +31,29 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+import torch.nn.functional as F
+
 from synesthesia.errors import SynesthesiaError
 from synesthesia.io import atomic_path, write_text_atomic
+from synesthesia.loop import fit
 from synesthesia.world.attributes import ATTRIBUTE_NAMES, ATTRIBUTES, LEVELS, WorldConfig
-from synesthesia.evaluation.oracle_nets import (ImageOracleNet, OracleNet, SoundOracleNet,
-                                                VideoOracleNet)
-from synesthesia.evaluation.oracle_train import OracleTraining, evaluate, train_net
+from synesthesia.world.judges.nets import ImageOracleNet, OracleNet, SoundOracleNet, VideoOracleNet
+from synesthesia.world.world import ShapesWorld
+from synesthesia.world.parser import parse_captions
 
-ORACLE_FORMAT = 1
-
+ORACLE_FORMAT = 2         # bumped when the nets or their training change: older cache entries train again
 
 class OracleError(SynesthesiaError):
     """Bad oracle request or input; the message says what to do."""
 
-
 def _image_net(classes: Mapping[str, int], world: WorldConfig) -> OracleNet:
     return ImageOracleNet(classes)
-
 
 def _video_net(classes: Mapping[str, int], world: WorldConfig) -> OracleNet:
     return VideoOracleNet(classes, world.video_frames)
 
-
 def _sound_net(classes: Mapping[str, int], world: WorldConfig) -> OracleNet:
     return SoundOracleNet(classes, world.sample_rate)
-
 
 # modality -> network builder, and which attributes the modality shows at all.
 NETWORKS = {"image": _image_net, "video": _video_net, "audio": _sound_net}
@@ -71,6 +69,18 @@ _RELEVANT = {
     "video": ("video_size", "video_frames"),
     "audio": ("sample_rate", "audio_seconds"),
 }
+@dataclass(frozen=True)
+class OracleTraining:
+    """Budget and optimiser settings of one oracle's training (AdamW, one-cycle schedule)."""
+
+    n_train: int = 16000        # training samples, rendered once from the train split
+    epochs: int = 3             # passes over them
+    batch_size: int = 64        # samples per step
+    lr: float = 3e-3            # peak learning rate of the one-cycle schedule
+    weight_decay: float = 1e-4  # AdamW weight decay
+    n_test: int = 2000          # test-split samples the held-out accuracy is measured on
+    seed: int = 0               # seed of the weights and the batch order
+
 # Training budgets measured to give >= 99 % held-out accuracy at levels 1-5 (benchmarks/oracles.py).
 DEFAULT_TRAINING: dict[str, OracleTraining] = {
     "image": OracleTraining(n_train=16000, epochs=3, batch_size=64),
@@ -78,14 +88,12 @@ DEFAULT_TRAINING: dict[str, OracleTraining] = {
     "audio": OracleTraining(n_train=12000, epochs=3, batch_size=64),
 }
 
-
 # -- which world an oracle learns ----------------------------------------------------------------
 def oracle_attributes(world: WorldConfig, modality: str) -> tuple[str, ...]:
     """Varied attributes that ``modality`` shows, in :data:`ATTRIBUTE_NAMES` order."""
     if modality not in SHOWN:
         raise OracleError(f"no oracle for modality {modality!r}; choose from {', '.join(SHOWN)}")
     return tuple(a for a in world.varied if a in SHOWN[modality])
-
 
 def oracle_world(world: WorldConfig, modality: str) -> WorldConfig:
     """The world an oracle of ``modality`` is trained on: the varied attributes the modality shows
@@ -107,12 +115,10 @@ def oracle_world(world: WorldConfig, modality: str) -> WorldConfig:
     level = min(lv for lv, names in LEVELS.items() if set(attributes) - {"motion"} <= set(names))
     return WorldConfig(level=level, attributes=attributes, modalities=(modality,), **keep)
 
-
 def default_cache_dir() -> Path:
     """``$SYNESTHESIA_CACHE/oracles`` when that is set, else ``~/.cache/synesthesia/oracles``."""
     root = os.environ.get("SYNESTHESIA_CACHE")
     return (Path(root) if root else Path.home() / ".cache" / "synesthesia") / "oracles"
-
 
 def oracle_paths(world: WorldConfig, modality: str,
                  cache_dir: str | Path | None = None) -> tuple[Path, Path]:
@@ -120,7 +126,6 @@ def oracle_paths(world: WorldConfig, modality: str,
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     folder = folder / oracle_world(world, modality).fingerprint()
     return folder / f"{modality}.safetensors", folder / f"{modality}.json"
-
 
 # -- raw input checks ----------------------------------------------------------------------------
 # modality -> per-sample shape the world renders
@@ -135,7 +140,6 @@ _WAVES = ("float waveforms in [-1, 1]", lambda x: x.is_floating_point())
 # modality -> (what the oracle reads, dtype check)
 RAW_DTYPES = {"image": _PIXELS, "video": _PIXELS, "audio": _WAVES}
 
-
 def as_raw_tensor(raw: Any, world: WorldConfig, modality: str) -> torch.Tensor:
     """Raw batch (numpy array or tensor) -> tensor, checked against what the world renders:
     uint8 images (N, S, S, 3), uint8 videos (N, T, S, S, 3), float waveforms (N, L)."""
@@ -149,7 +153,6 @@ def as_raw_tensor(raw: Any, world: WorldConfig, modality: str) -> torch.Tensor:
     if not ok(x):
         raise OracleError(f"the {modality} oracle reads {reads}; got {x.dtype}")
     return x
-
 
 # -- the oracles ---------------------------------------------------------------------------------
 class Oracle:
@@ -199,7 +202,6 @@ class Oracle:
         acc = ", ".join(f"{a}={v:.4f}" for a, v in self.accuracy.items())
         return f"Oracle({self.modality}, {self.world.fingerprint()}, accuracy: {acc})"
 
-
 class OracleFeatures(torch.nn.Module):
     """Raw batch tensor -> oracle features (N, D), always in eval mode and without gradients.
     Has ``num_features`` so torchmetrics does not probe it with a random input."""
@@ -216,7 +218,6 @@ class OracleFeatures(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.features(self.net.compact(x))
 
-
 class TextOracle:
     """Reads captions with the world's own phrase parser (no network). ``predict(texts)`` gives
     attribute -> codes (N,) with -1 where a caption does not say (or contradicts itself)."""
@@ -231,7 +232,6 @@ class TextOracle:
     def _measure(self, n: int) -> dict[str, float]:
         """Accuracy on ``n`` test captions naming every attribute (1.0: the parser inverts the
         caption templates)."""
-        from synesthesia.world.world import ShapesWorld
 
         full = WorldConfig(level=self.world.level, attributes=self.attributes, modalities=("text",))
         batch = ShapesWorld(full).render("test", range(n))
@@ -239,18 +239,56 @@ class TextOracle:
         return {a: float((pred[a] == batch["codes"][a]).mean()) for a in self.attributes}
 
     def predict(self, texts: Sequence[str], batch_size: int | None = None) -> dict[str, np.ndarray]:
-        from synesthesia.world.parser import parse_captions
 
         if isinstance(texts, str):
             raise OracleError("TextOracle.predict takes a list of captions, not one string")
         parsed = parse_captions(list(texts))
         return {a: parsed[a] for a in self.attributes}
 
-
 # -- training, saving, loading -------------------------------------------------------------------
 def _classes(attributes: Sequence[str]) -> dict[str, int]:
     return {a: len(ATTRIBUTES[a]) for a in attributes}
 
+def render_set(world: WorldConfig, split: str, n: int, modality: str,
+               compact: Callable[[torch.Tensor], torch.Tensor] = lambda x: x,
+               chunk: int = 2048) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
+    """Samples 0..n-1 of ``split``: ``compact``-ed raw arrays (N, ...) as one tensor, and their
+    codes (attribute -> int64 (N,))."""
+    if n <= 0:
+        raise OracleError(f"need a positive number of {split} samples, got {n}")
+    raws, codes = [], []
+    for _, batch in ShapesWorld(world).render_chunks(split, n, chunk=chunk, modalities=[modality]):
+        raws.append(compact(torch.from_numpy(batch[modality])))
+        codes.append(batch["codes"])
+    return torch.cat(raws), {a: np.concatenate([c[a] for c in codes]) for a in codes[0]}
+
+def train_net(net: OracleNet, world: WorldConfig, modality: str, attributes: Sequence[str],
+              training: OracleTraining) -> OracleNet:
+    """Fit ``net`` in place (one cross-entropy per attribute, summed) on ``training.n_train``
+    train-split samples rendered once; returns it in eval mode."""
+    x, codes = render_set(world, "train", training.n_train, modality, net.compact)
+    y = {a: torch.from_numpy(codes[a]) for a in attributes}
+    batch = min(training.batch_size, len(x))
+    steps = max(1, training.epochs * (len(x) // batch))
+
+    def loss(idx: torch.Tensor) -> torch.Tensor:
+        logits = net(x[idx])
+        return sum(F.cross_entropy(logits[a], y[a][idx]) for a in y)
+
+    net.train()
+    fit(net.parameters(), loss, len(x), steps, batch, training.lr, "one-cycle", warmup=0.15,
+        weight_decay=training.weight_decay, seed=training.seed)
+    return net.eval()
+
+@torch.no_grad()
+def heldout_accuracy(net: OracleNet, world: WorldConfig, modality: str, attributes: Sequence[str],
+                     n_test: int, batch_size: int = 500) -> dict[str, float]:
+    """Accuracy per attribute on the first ``n_test`` samples of the test split."""
+    x, codes = render_set(world, "test", n_test, modality, net.compact)
+    net.eval()
+    logits = [net(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    return {a: float((torch.cat([lg[a] for lg in logits]).argmax(1).numpy() == codes[a]).mean())
+            for a in attributes}
 
 def train_oracle(world: WorldConfig, modality: str,
                  training: OracleTraining | None = None) -> Oracle:
@@ -265,13 +303,12 @@ def train_oracle(world: WorldConfig, modality: str,
     t0 = time.perf_counter()
     train_net(net, ow, modality, attributes, training)
     seconds = time.perf_counter() - t0
-    accuracy = evaluate(net, ow, modality, attributes, training.n_test)
+    accuracy = heldout_accuracy(net, ow, modality, attributes, training.n_test)
     info = {"format": ORACLE_FORMAT, "modality": modality, "fingerprint": ow.fingerprint(),
             "world": ow.to_dict(), "attributes": list(attributes), "accuracy": accuracy,
             "n_test": training.n_test, "train_seconds": round(seconds, 2),
             "training": asdict(training), "source": "trained"}
     return Oracle(modality, ow, net, info)
-
 
 def save_oracle(oracle: Oracle, weights: Path, info_path: Path) -> None:
     """Weights first, then the JSON (whose presence marks a complete entry); both atomic."""
@@ -281,7 +318,6 @@ def save_oracle(oracle: Oracle, weights: Path, info_path: Path) -> None:
                                              "fingerprint": oracle.info["fingerprint"]})
     info = {k: v for k, v in oracle.info.items() if k != "source"}
     write_text_atomic(info_path, json.dumps(info, indent=2) + "\n")
-
 
 def load_oracle(world: WorldConfig, modality: str, weights: Path, info_path: Path) -> Oracle | None:
     """The cached oracle, or None when the entry is missing, incomplete or of an older format."""
@@ -294,7 +330,6 @@ def load_oracle(world: WorldConfig, modality: str, weights: Path, info_path: Pat
     net = NETWORKS[modality](_classes(info["attributes"]), ow)
     net.load_state_dict(load_file(str(weights)))
     return Oracle(modality, ow, net, {**info, "source": "cache"})
-
 
 def get_oracle(world: WorldConfig, modality: str, cache_dir: str | Path | None = None,
                training: OracleTraining | None = None,
@@ -319,13 +354,11 @@ def get_oracle(world: WorldConfig, modality: str, cache_dir: str | Path | None =
     save_oracle(oracle, weights, info_path)
     return oracle
 
-
 def get_oracles(world: WorldConfig, modalities: Sequence[str] | None = None,
                 cache_dir: str | Path | None = None) -> dict[str, Any]:
     """Modality -> oracle for every modality of ``world`` (or those named)."""
     mods = world.modalities if modalities is None else tuple(modalities)
     return {m: get_oracle(world, m, cache_dir) for m in mods}
-
 
 __all__ = ["DEFAULT_TRAINING", "Oracle", "OracleError", "OracleFeatures", "OracleTraining",
            "TextOracle", "default_cache_dir", "get_oracle", "get_oracles", "oracle_attributes",

@@ -1,6 +1,6 @@
 """Coherence: does a generated sample show the attributes it was asked for?
 
-A generated sample is read back by an oracle (:mod:`synesthesia.evaluation.oracles`) and the
+A generated sample is read back by an oracle (:mod:`synesthesia.world.judges.oracles`) and the
 codes it reads are compared with the codes the conditioning asked for — the cross-modal
 coherence of Shi et al. (2019) and Daunhawer et al. (2022), scored per attribute and strictly
 (all attributes right at once) as in CdSprites+ (Sejnova et al., 2024).

@@ -7,19 +7,20 @@ import math
 import sys
 from pathlib import Path
 
+from synesthesia.cli.options import add_generation_options, add_out, generation_options
+
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from synesthesia.commands import sampling_options
     from synesthesia.evaluation.evaluate import evaluate
 
-    options = sampling_options(args)
+    options = generation_options(args)
     metrics = evaluate(args.run, data=args.data, n=args.n, out=args.out, seed=args.seed,
-                       temperature=args.temperature, cycle_rounds=args.cycle_rounds,
-                       oracle_dir=args.oracle_cache, log=_log, **options)
+                       cycle_rounds=args.cycle_rounds, oracle_dir=args.oracle_cache, log=_log,
+                       overwrite=args.overwrite, **options)
     print(summary(metrics))
     print(f"\nmetrics: {args.out / 'metrics.json'}\nreport:  {args.out / 'report.html'}")
     return 0
@@ -45,20 +46,18 @@ def summary(metrics: dict) -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="measure coherence, fidelity, diversity, cycle and likelihood",
-                       description="Evaluate a trained run on test samples and write metrics.json and "
-                                   "report.html (a table per direction, a coherence heat map, sample grids).")
+                       description="Evaluate a trained run on test samples and write metrics.json, report.html "
+                                   "and figures/ into --out (a table per direction, a coherence heat map, "
+                                   "sample grids).")
     p.add_argument("run", type=Path, help="run folder made by 'synesthesia train'")
     p.add_argument("--data", type=Path, default=None,
                    help="a world cache folder or a manifest.jsonl of your own files (default: the run's world)")
     p.add_argument("--n", type=int, default=1000, help="test samples (default 1000)")
-    p.add_argument("--out", type=Path, required=True, help="folder for metrics.json, report.html and figures")
+    add_out(p, "folder for metrics.json, report.html and figures/ (created if missing; other files are left "
+               "alone)", overwrite="replace metrics.json, report.html and figures/ already in --out")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--temperature", type=float, default=1.0,
-                   help="latent temperature when generating (default 1; 0 uses the posterior mean)")
     p.add_argument("--cycle-rounds", type=int, default=3, help="image→text→image rounds (default 3; 0 skips)")
     p.add_argument("--oracle-cache", type=Path, default=None,
                    help="where oracles are cached (default $SYNESTHESIA_CACHE/oracles or ~/.cache/synesthesia/oracles)")
-    from synesthesia.commands import add_sampling_arguments
-
-    add_sampling_arguments(p, steps=50)
+    add_generation_options(p, steps=50)
     p.set_defaults(func=cmd_evaluate)

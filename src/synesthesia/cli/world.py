@@ -1,4 +1,4 @@
-"""``synesthesia world ...``: make a cache, export files, show a preview grid."""
+"""``synesthesia world make | export | show``: the procedural shapes world."""
 
 from __future__ import annotations
 
@@ -8,27 +8,30 @@ import sys
 import time
 from pathlib import Path
 
+from synesthesia.cli.options import add_out, add_section_arguments, add_set, section_values
+from synesthesia.config import apply_overrides
 from synesthesia.world.attributes import LEVELS, MODALITIES, WorldConfig, WorldError
 
+def add_world_options(p: argparse.ArgumentParser) -> None:
+    """Every field of the world's config as a flag (``--image-size``, ``--partial-caption-p``, ...),
+    and ``--set key=value`` for the same keys."""
+    fields = add_section_arguments(p, WorldConfig, skip=("holdout",), choices={"level": sorted(LEVELS)})
+    p.add_argument("--holdout", action="append", default=[], metavar="COMBO",
+                   help="attribute combination never shown in train/val, e.g. 'shape=star,colour=red' (repeatable)")
+    p.set_defaults(world_fields=fields)
+    add_set(p, "image_size=64")
 
-def _csv(text: str) -> tuple[str, ...]:
-    return tuple(s.strip() for s in text.split(",") if s.strip())
 
-
-def _levels(text: str) -> list[int]:
-    try:
-        levels = [int(s) for s in _csv(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--level takes numbers 1-5 separated by commas, got {text!r}")
-    for lv in levels:
-        if lv not in LEVELS:
-            raise argparse.ArgumentTypeError(f"level {lv} does not exist; choose from 1-5")
-    return levels
+def world_config_from_args(args: argparse.Namespace) -> WorldConfig:
+    values = section_values(args, WorldConfig, args.world_fields)
+    if args.holdout:
+        values["holdout"] = list(args.holdout)
+    return WorldConfig.from_dict(apply_overrides(values, args.set), "world")
 
 
 def _splits(text: str) -> dict[str, float]:
     out = {}
-    for part in _csv(text):
+    for part in (s.strip() for s in text.split(",") if s.strip()):
         name, _, value = part.partition("=")
         try:
             out[name.strip()] = float(value)
@@ -36,33 +39,6 @@ def _splits(text: str) -> dict[str, float]:
             raise argparse.ArgumentTypeError(
                 f"--splits takes name=fraction pairs like 'train=0.9,val=0.05,test=0.05', got {text!r}")
     return out
-
-
-def add_world_options(p: argparse.ArgumentParser, level_help: str = "difficulty level 1-5") -> None:
-    """World options shared by ``make`` and other commands that build a world."""
-    p.add_argument("--level", type=int, default=3, choices=sorted(LEVELS), help=level_help)
-    p.add_argument("--size", type=int, default=32, help="image side in pixels (default 32)")
-    p.add_argument("--video-size", type=int, default=32, help="video frame side in pixels (default 32)")
-    p.add_argument("--frames", type=int, default=8, help="video frames per sample (default 8)")
-    p.add_argument("--sample-rate", type=int, default=8000, help="sound sample rate in Hz (>= 8000)")
-    p.add_argument("--modalities", type=_csv, default=MODALITIES,
-                   help="comma-separated subset of image,text,audio,video (default: all four)")
-    p.add_argument("--attributes", type=_csv, default=None,
-                   help="custom comma-separated attribute set instead of the level's, "
-                        "e.g. shape,colour,background")
-    p.add_argument("--holdout", action="append", default=[], metavar="COMBO",
-                   help="attribute combination never shown in train/val, e.g. 'shape=star,colour=red'; "
-                        "repeatable")
-    p.add_argument("--partial-p", type=float, default=0.0,
-                   help="probability of leaving each attribute out of a caption (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
-
-
-def world_config_from_args(args: argparse.Namespace) -> WorldConfig:
-    return WorldConfig(level=args.level, attributes=args.attributes, image_size=args.size,
-                       video_size=args.video_size, video_frames=args.frames,
-                       sample_rate=args.sample_rate, modalities=args.modalities,
-                       holdout=tuple(args.holdout), partial_caption_p=args.partial_p, seed=args.seed)
 
 
 def _progress(done: int, total: int) -> None:
@@ -96,11 +72,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from synesthesia.world.preview import preview_levels, save_image
+    from synesthesia.io import atomic_path
+    from synesthesia.world.preview import preview_levels
 
-    img = preview_levels(args.level, per_level=args.n, image_size=args.size, seed=args.seed)
-    save_image(img, args.out)
-    print(f"wrote {args.out} ({img.width}x{img.height}) for levels {', '.join(map(str, args.level))}")
+    levels = [int(v) for v in args.levels.split(",") if v.strip()]
+    bad = [v for v in levels if v not in LEVELS]
+    if bad:
+        raise WorldError(f"--levels takes numbers 1-5 separated by commas; got {args.levels!r}")
+    if args.out.exists() and not args.overwrite:
+        raise FileExistsError(f"{args.out} already exists; choose another --out or pass --overwrite")
+    img = preview_levels(levels, per_level=args.n, image_size=args.image_size, seed=args.seed)
+    with atomic_path(args.out) as tmp:
+        img.save(tmp, format="PNG")
+    print(f"wrote {args.out} ({img.width}x{img.height}) for levels {', '.join(map(str, levels))}")
     return 0
 
 
@@ -111,18 +95,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     wsub = world.add_subparsers(dest="world_command", required=True, metavar="{make,export,show}")
 
     make = wsub.add_parser("make", help="render samples into a memory-mappable cache",
-                           description="Render samples into a memory-mappable cache folder "
-                                       "(written to a temporary name and renamed when complete).")
+                           description="Render samples into a memory-mappable cache folder (written to a "
+                                       "temporary name and renamed when complete). World options are the "
+                                       "keys of the data.world section of a run config.")
     add_world_options(make)
     make.add_argument("--n", type=int, required=True, help="number of samples over all splits")
-    make.add_argument("--out", required=True, type=Path, help="cache folder to create")
+    add_out(make, "cache folder to create", overwrite="replace an existing --out folder that holds no cache, "
+            "run or dataset")
     make.add_argument("--splits", type=_splits, default=None,
                       help="split fractions, default 'train=0.9,val=0.05,test=0.05' "
                            "(+ holdout=0.05 when --holdout is given)")
     make.add_argument("--shard-size", type=int, default=10_000, help="samples per shard (default 10000)")
     make.add_argument("--audio-dtype", default="int16", choices=["int16", "float16"],
                       help="how sound is stored (default int16)")
-    make.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     make.set_defaults(func=cmd_make)
 
     export = wsub.add_parser("export", help="write samples of a cache as PNG/TXT/WAV/MP4 files",
@@ -130,22 +115,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "manifest (one line per sample: file per modality, attributes).")
     export.add_argument("cache", type=Path, help="cache folder made by 'synesthesia world make'")
     export.add_argument("--n", type=int, default=100, help="number of samples to export (default 100)")
-    export.add_argument("--out", required=True, type=Path, help="folder to create")
+    add_out(export, "folder to create", overwrite="replace an existing --out folder that holds no cache, "
+            "run or dataset")
     export.add_argument("--split", default="train", help="split to export (default train)")
     export.add_argument("--video-format", default="mp4", choices=["mp4", "gif"],
                         help="video file format (default mp4)")
-    export.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     export.set_defaults(func=cmd_export)
 
     show = wsub.add_parser("show", help="draw a labelled grid of samples",
                            description="Draw a labelled grid of samples, one row per level.")
-    show.add_argument("--level", type=_levels, default=[1, 2, 3, 4, 5],
-                      help="levels to show, comma-separated (default 1,2,3,4,5)")
+    show.add_argument("--levels", default="1,2,3,4,5", help="levels to show, comma-separated (default 1,2,3,4,5)")
     show.add_argument("--n", type=int, default=8, help="samples per level (default 8)")
-    show.add_argument("--size", type=int, default=64, help="image side in pixels (default 64)")
+    show.add_argument("--image-size", type=int, default=64, help="image side in pixels (default 64)")
     show.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
-    show.add_argument("--out", required=True, type=Path, help="PNG file to write")
+    add_out(show, "PNG file to write", overwrite="replace an existing --out file")
     show.set_defaults(func=cmd_show)
 
 
-__all__ = ["register", "add_world_options", "world_config_from_args", "WorldError"]
+__all__ = ["MODALITIES", "add_world_options", "register", "world_config_from_args"]

@@ -5,10 +5,10 @@ import pytest
 import torch
 from safetensors import safe_open
 
-import synesthesia.evaluation.oracles as oracles
-from synesthesia.evaluation import (OracleError, OracleTraining, TextOracle, get_oracle,
+import synesthesia.world.judges.oracles as oracles
+from synesthesia.world.judges import (OracleError, OracleTraining, TextOracle, get_oracle,
                                     get_oracles, oracle_world)
-from synesthesia.evaluation.oracles import default_cache_dir, oracle_attributes, oracle_paths
+from synesthesia.world.judges.oracles import default_cache_dir, oracle_attributes, oracle_paths
 from synesthesia.world import WorldConfig
 from synesthesia.world.world import ShapesWorld
 

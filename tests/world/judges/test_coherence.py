@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from synesthesia.errors import SynesthesiaError
-from synesthesia.evaluation import chance_coherence, coherence, get_oracle, oracle_coherence
+from synesthesia.world.judges import chance_coherence, coherence, get_oracle, oracle_coherence
 from synesthesia.world import WorldConfig
 from synesthesia.world.world import ShapesWorld
 
