@@ -135,11 +135,11 @@ def _check_resume(config: RunConfig, out: Path):
     except (KeyError, ValueError, OSError, SafetensorError) as err:
         raise ConfigError(f"--resume: {last} is not a readable checkpoint ({str(err)[:120]}); resume from an "
                           f"earlier one in {last.parent} by copying it to last.ckpt") from None
-    own = {f"model.{k}" for k in model.state_dict()}
-    missing = sorted(own - set(state))
-    if missing:
-        raise ConfigError(f"--resume: {last} does not hold the model this config builds (missing "
-                          f"{missing[:3]}); resume with the run's own config ({out / CONFIG})")
+    own = {f"model.{k}": v for k, v in model.state_dict().items()}
+    wrong = sorted(k for k, v in own.items() if k not in state or tuple(state[k].shape) != tuple(v.shape))
+    if wrong:
+        raise ConfigError(f"--resume: {last} does not hold the model this config builds ({wrong[:3]} missing or "
+                          f"of another shape); resume with the run's own config ({out / CONFIG})")
     return modalities
 
 def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
