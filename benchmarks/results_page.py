@@ -2,20 +2,15 @@
 
     PYTHONPATH=src python benchmarks/results_page.py
 
-One section per results file, in ``ORDER`` (then any other file, alphabetically). The words of a
-section (its title, a fixed introduction saying what was measured, how, on what machine and with
-which command, and the commentary kept beside its tables) are the markdown snippet
-``docs/results/<file stem>.md``; a line ``{{table}}`` or ``{{table NAME[,NAME]}}`` in it is replaced
-by a table that the file's renderer builds from its rows (NAME picks rows, e.g. MCMC experiments),
-followed by the commands that produced them. ``docs/results/_intro.md`` opens the page. A file
-without a snippet gets its name as title and one table; a file without a renderer, a generic
-table of its plain fields.
+One section per results file, in ``ORDER`` (then any other, alphabetically). Its words (title, a
+fixed introduction: what was measured, how, on what machine, the command; the commentary beside
+its tables) are ``docs/results/<file stem>.md``, where a line ``{{table}}`` or ``{{table NAME,...}}``
+becomes a table the file's renderer builds from its rows, followed by their commands; a line
+``<!-- cites: STEM, ... -->`` names other files the words quote. ``_intro.md`` opens the page.
 
-Lines that are not JSON objects, rows without the fields their renderer needs, and rows of a file
-no table shows are reported on stderr and left out; the page is still written. Decimal figures in
-the commentary that appear in no row are reported as well, so the words cannot drift from the
-measurements unnoticed. The page depends on the files only: running this twice writes the same
-bytes (atomically: a temporary file renamed into place).
+Lines that are not JSON objects, rows a renderer cannot read, rows no table shows, and decimal
+figures in the words found in no row are reported on stderr, not fatal. The page depends on the
+files only, so running this twice writes the same bytes (atomically).
 """
 
 from __future__ import annotations
@@ -221,12 +216,13 @@ def _render_read_back(rows):
 
 def render_cycle(rows, name, page):
     rounds = max((len(r["agreement"]) for r in rows), default=0)
-    body = [[r["pair"], str(r["level"]), str(r["n"]), *[f3(a["both"]) for a in r["agreement"]]] for r in rows]
+    body = [[r["pair"].replace("->", "→"), str(r["level"]), count(r["n"]), *[f3(a["both"]) for a in r["agreement"]]]
+            for r in rows]
     return with_commands(["pair", "level", "captions", *[f"round {i + 1}" for i in range(rounds)]], body, rows)
 
 
 def render_evaluation_time(rows, name, page):
-    body = [[f"`{r['run']}`", r["what"], str(r["n"]), "yes" if r.get("oracles_cached") else "no",
+    body = [[f"`{r['run']}`", r["what"], count(r["n"]), "yes" if r.get("oracles_cached") else "no",
              f"{r['seconds']:g} s", f"≤ {r['target_seconds']:g} s" if r.get("target_seconds") else ""] for r in rows]
     return with_commands(["run", "what", "test samples", "oracles cached", "time", "target"], body, rows)
 
@@ -257,7 +253,8 @@ def render_world_speed(rows, name, page):
 
 
 def render_gan_speed(rows, name, page):
-    body = [["+".join(r["modalities"]), f"`{r['setting']}`", f"{r['updates_per_s']:.2f}", f"{r['samples_per_s']:.1f}",
+    setting = lambda r: f"`{r['setting']}`" if "=" in r["setting"] else r["setting"]
+    body = [["+".join(r["modalities"]), setting(r), f"{r['updates_per_s']:.2f}", f"{r['samples_per_s']:.1f}",
              f"{r['parameters_m']:.2f} M"] for r in rows]
     return with_commands(["modalities", "setting", "updates/s", "samples/s", "parameters"], body, rows)
 
