@@ -12,6 +12,7 @@ COMMAND_MODULES: dict[str, str] = {
     "world": "synesthesia.world.commands",
     "models": "synesthesia.commands",
     "evaluate": "synesthesia.evaluation.commands",
+    "serve": "synesthesia.serve.commands",
 }
 
 
