@@ -40,9 +40,9 @@ def inputs(tiny_world, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(serve_run, artifacts):
-    with uidriver.running_server([serve_run], log=artifacts / "server.log") as url:
+    with uidriver.running_server([serve_run], log=artifacts / "server.log") as server:
         with uidriver.browser_page() as page:
-            page.goto(url + "/")
+            page.goto(server.url + "/")
             page.wait_for_selector("#t2i-text textarea", timeout=60_000)
             yield page
             assert page.external_requests == []                 # nothing leaves the machine

@@ -104,6 +104,12 @@ def test_serve_command_line(capsys):
                                       "--no-batching", "--route", "text->image=runs/a"])
     settings = settings_from(args)
     assert settings.exposed and settings.max_upload_bytes == 2 * 2**20 and not settings.batching
+    from synesthesia.serve.commands import exposure_warning
+    from synesthesia.serve.settings import ServeSettings
+
+    assert "without authentication" in exposure_warning(settings)
+    assert exposure_warning(ServeSettings(host="0.0.0.0", token="long-enough")) is None
+    assert exposure_warning(ServeSettings()) is None                  # 127.0.0.1 by default
     assert parse_routes(args.route) == {"text->image": "runs/a"}
     with pytest.raises(ServeError, match="DIRECTION=RUN"):
         parse_routes(["text->image"])

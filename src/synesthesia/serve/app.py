@@ -30,7 +30,10 @@ Errors are JSON bodies `{"error": ..., "status": ...}`."""
 
 
 # the world's images are small: show their pixels rather than a blur
-UI_CSS = ".gallery img, .image-frame img, img.gallery-image { image-rendering: pixelated; }"
+UI_CSS = """
+.gallery img, .image-frame img, img.gallery-image, video { image-rendering: pixelated; }
+#i2t-in img, #i2a-in img, #cycle-in img { width: auto; height: 128px; object-fit: contain; }
+"""
 
 
 def create_app(runs: Sequence[str | Path], routes: Mapping[str, str | Path] | None = None,

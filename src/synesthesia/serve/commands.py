@@ -70,6 +70,14 @@ def require_serve_extra() -> None:
         raise ServeError(f"synesthesia serve needs {', '.join(missing)}: pip install 'synesthesia[serve]'")
 
 
+def exposure_warning(settings: ServeSettings) -> str | None:
+    """What to tell the user when the server listens beyond this machine without a token."""
+    if not settings.exposed or settings.token is not None:
+        return None
+    return (f"listening on {settings.host} without authentication: anyone who can reach port {settings.port} "
+            "can use these models. Set --token (or SYNESTHESIA_TOKEN) to require one.")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     require_serve_extra()
     import uvicorn
@@ -77,10 +85,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from synesthesia.serve.app import create_app
 
     settings = settings_from(args)
-    if settings.exposed and settings.token is None:
-        print(f"synesthesia serve: warning: listening on {settings.host} without authentication: anyone "
-              f"who can reach port {settings.port} can use these models. Set --token (or SYNESTHESIA_TOKEN) "
-              "to require one.", file=sys.stderr, flush=True)
+    warning = exposure_warning(settings)
+    if warning:
+        print(f"synesthesia serve: warning: {warning}", file=sys.stderr, flush=True)
     app = create_app(args.run, parse_routes(args.route), settings)
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     print(f"synesthesia serve: http://{shown}:{settings.port}/ (web UI), /docs (API)"

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -39,14 +40,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class Server:
+    """A running ``synesthesia serve``: its base URL and its process."""
+
+    url: str
+    process: subprocess.Popen
+
+    def rss_mb(self) -> float:
+        """The server's resident memory in MB (Linux)."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS line in /proc/PID/status")
+
+
 @contextlib.contextmanager
 def running_server(runs: Sequence[str | Path], port: int | None = None, extra: Sequence[str] = (),
-                   log: Path | None = None, startup_s: float = 180.0) -> Iterator[str]:
-    """``synesthesia serve RUNS`` in a subprocess on a free loopback port; yields its URL once
+                   log: Path | None = None, startup_s: float = 180.0, env: dict | None = None) -> Iterator[Server]:
+    """``synesthesia serve RUNS`` in a subprocess on a free loopback port; yields it once
     ``/v1/health`` answers, and stops it afterwards."""
     port = port or free_port()
     src = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, **(env or {}),
+           "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])}
     out = open(log, "wb") if log else subprocess.DEVNULL
     cmd = [sys.executable, "-m", "synesthesia.cli", "serve", *map(str, runs), "--port", str(port),
            "--log-level", "warning", *extra]
@@ -64,7 +81,7 @@ def running_server(runs: Sequence[str | Path], port: int | None = None, extra: S
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not answer within {startup_s:.0f} s")
             time.sleep(0.25)
-        yield url
+        yield Server(url, proc)
     finally:
         proc.terminate()
         try:
