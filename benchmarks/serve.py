@@ -24,7 +24,6 @@ import os
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 from synesthesia.io import write_text_atomic
@@ -57,30 +56,62 @@ def request_body(kind: str, inputs: dict, k: int) -> dict:
     return {"to": "text", "image": inputs["image"][k % len(inputs["image"])]}
 
 
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client for POSTing JSON: a load generator that costs little
+    CPU, so that on a small machine the figures are the server's rather than the client's."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader = self.writer = None
+
+    async def post(self, path: str, body: dict) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        data = json.dumps(body).encode()
+        self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                          f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+        await self.writer.drain()
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        payload = await self.reader.readexactly(length)
+        if b"connection: close" in head.lower():
+            self.close()
+        return status, payload
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 async def load(url: str, kind: str, inputs: dict, clients: int, seconds: float) -> dict:
     """``clients`` loops posting requests for ``seconds``; latencies of completed requests."""
     latencies, errors, batch_sizes = [], [], []
+    host, port = url.rsplit("/", 1)[-1].split(":")
     deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
-        async def worker(w: int) -> None:
-            k = w
-            while time.perf_counter() < deadline:
-                t0 = time.perf_counter()
-                try:
-                    r = await client.post("/v1/generate", json=request_body(kind, inputs, k))
-                    if r.status_code == 200:
-                        latencies.append(time.perf_counter() - t0)
-                        batch_sizes.append(r.json()["batch_size"])
-                    else:
-                        errors.append(f"{r.status_code}: {r.text[:200]}")
-                except httpx.HTTPError as err:
-                    errors.append(f"{type(err).__name__}: {err}")
-                k += clients
 
-        start = time.perf_counter()
-        await asyncio.gather(*[worker(w) for w in range(clients)])
-        elapsed = time.perf_counter() - start
+    async def worker(w: int) -> None:
+        k, conn = w, Connection(host, int(port))
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            try:
+                status, payload = await conn.post("/v1/generate", request_body(kind, inputs, k))
+                if status == 200:
+                    latencies.append(time.perf_counter() - t0)
+                    batch_sizes.append(json.loads(payload)["batch_size"])
+                else:
+                    errors.append(f"{status}: {payload[:200].decode(errors='replace')}")
+            except (OSError, asyncio.IncompleteReadError, ValueError, StopIteration) as err:
+                errors.append(f"{type(err).__name__}: {err}")
+                conn.close()
+            k += clients
+        conn.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*[worker(w) for w in range(clients)])
+    elapsed = time.perf_counter() - start
     lat = np.asarray(latencies) * 1000
     pct = (lambda q: round(float(np.percentile(lat, q)), 1)) if len(lat) else (lambda q: None)
     return {"requests": len(latencies), "seconds": round(elapsed, 1),
@@ -96,22 +127,40 @@ def run_config(run: Path, kind: str, batching: bool, args, inputs: dict) -> dict
     log = Path(args.log_dir) / f"server-{kind.replace('->', '-to-')}-{'batched' if batching else 'alone'}.log"
     with running_server([run], extra=extra, log=log, env={"OMP_NUM_THREADS": str(args.threads)}) as server:
         rss_idle = server.rss_mb()
-        asyncio.run(load(server.url, kind, inputs, min(4, args.clients), args.warmup))
-        rss_start = server.rss_mb()
+        asyncio.run(load(server.url, kind, inputs, args.clients, args.warmup))   # as many clients: steady state
+        rss_start, server_cpu, client_cpu = server.rss_mb(), cpu_seconds(server.process.pid), own_cpu_seconds()
         figures = asyncio.run(load(server.url, kind, inputs, args.clients, args.seconds))
+        server_cpu, client_cpu = cpu_seconds(server.process.pid) - server_cpu, own_cpu_seconds() - client_cpu
         rss_end = server.rss_mb()
+    done = max(1, figures["requests"])
     return {"direction": kind, "batching": batching, "clients": args.clients, **figures,
+            "server_cpu_ms_per_request": round(1000 * server_cpu / done, 2),
+            "client_cpu_ms_per_request": round(1000 * client_cpu / done, 2),
             "rss_idle_mb": round(rss_idle, 1), "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
             "rss_change": round(rss_end / rss_start - 1, 4)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def markdown(results: dict) -> str:
     rows = ["| direction | batching | clients | requests | req/s | p50 ms | p95 ms | p99 ms | errors | mean batch "
-            "| RSS start → end MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "| server CPU ms/req | RSS start → end MB |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results["configurations"]:
         rows.append(f"| {r['direction']} | {'on' if r['batching'] else 'off'} | {r['clients']} | {r['requests']} "
                     f"| {r['requests_per_s']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['errors']} "
-                    f"| {r['mean_batch']} | {r['rss_start_mb']} → {r['rss_end_mb']} ({r['rss_change']:+.1%}) |")
+                    f"| {r['mean_batch']} | {r['server_cpu_ms_per_request']} "
+                    f"| {r['rss_start_mb']} → {r['rss_end_mb']} ({r['rss_change']:+.1%}) |")
     gains = ", ".join(f"{k} {v}×" for k, v in results["batching_gain"].items())
     return "\n".join(rows) + f"\n\nBatching gain (req/s on ÷ off, {results['clients']} clients): {gains}\n"
 
@@ -120,7 +169,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, default=Path("runs/quickstart"), help="run folder to serve")
     ap.add_argument("--seconds", type=float, default=60.0, help="load time per configuration (default 60)")
-    ap.add_argument("--warmup", type=float, default=5.0, help="warm-up seconds before measuring (default 5)")
+    ap.add_argument("--warmup", type=float, default=10.0,
+                    help="warm-up seconds with as many clients, before measuring (default 10)")
     ap.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the server (default 1)")
     ap.add_argument("--directions", nargs="+", default=["text->image", "image->text"],
@@ -135,11 +185,12 @@ def main() -> None:
 
         args.log_dir = tempfile.mkdtemp(prefix="serve-bench-")
     inputs = world_inputs(args.run)
+    load_before = os.getloadavg()
     configs = [run_config(args.run, kind, batching, args, inputs)
                for kind in args.directions for batching in (True, False)]
     by = {(c["direction"], c["batching"]): c["requests_per_s"] for c in configs}
     results = {"run": str(args.run), "clients": args.clients, "seconds": args.seconds, "server_threads": args.threads,
-               "cpu_count": os.cpu_count(), "load_average_before": os.getloadavg(), "configurations": configs,
+               "cpu_count": os.cpu_count(), "load_average_before": load_before, "configurations": configs,
                "batching_gain": {k: round(by[(k, True)] / by[(k, False)], 2) if by[(k, False)] else None
                                  for k in args.directions}}
     results["load_average_after"] = os.getloadavg()

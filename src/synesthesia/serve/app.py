@@ -44,7 +44,7 @@ def create_app(runs: Sequence[str | Path], routes: Mapping[str, str | Path] | No
         import torch
 
         torch.set_num_threads(settings.threads)
-    engine = engine or Engine(runs, routes)
+    engine = engine or Engine(runs, routes, device=settings.device)
     service = Service(engine, settings)
 
     @contextlib.asynccontextmanager

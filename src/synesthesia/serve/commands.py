@@ -59,7 +59,7 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
         max_audio_seconds=args.max_audio_seconds, max_video_frames=args.max_video_frames,
         max_pixels=args.max_pixels, queue_size=args.queue_size, timeout_s=args.timeout,
         batching=not args.no_batching, batch_window_ms=args.batch_window_ms, max_batch_rows=args.max_batch_rows,
-        video_format=args.video_format, ui=not args.no_ui, threads=args.threads)
+        video_format=args.video_format, ui=not args.no_ui, threads=args.threads, device=args.device)
 
 
 def require_serve_extra() -> None:
@@ -129,6 +129,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="format of generated videos in API responses unless a request says (default gif)")
     s.add_argument("--no-ui", action="store_true", help="serve the API only (no gradio UI at /)")
     s.add_argument("--threads", type=int, default=None, help="torch threads for generation (default: torch's own)")
+    s.add_argument("--device", default="cpu", help="torch device to load the runs on, e.g. cuda (default cpu)")
     s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                    help="server log level (default info)")
     s.set_defaults(func=cmd_serve)

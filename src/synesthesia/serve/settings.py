@@ -40,6 +40,7 @@ class ServeSettings:
     ui: bool = True                   # mount the gradio web UI at /
     temp_dir: Path | None = None      # the server's temporary folder (default: a fresh one)
     threads: int | None = None        # torch threads for generation (default: torch's own)
+    device: str = "cpu"               # torch device the runs are loaded on (cpu, cuda, cuda:1, ...)
 
     def __post_init__(self) -> None:
         if self.max_upload_mb <= 0:
