@@ -101,6 +101,17 @@ def test_media_are_checked_from_their_headers(strict, app, world_sample, tmp_pat
     expect(call(strict, "POST", GEN, json={"to": "image", "video": b64(mp4)}), 422, "frames")
     ok = call(app, "POST", GEN, json={"to": "image", "video": b64(mp4)})
     assert ok.status_code == 200 and ok.json()["direction"] == "video->image"
+    from synesthesia.serve.media import MediaError, MediaLimits, decode_audio, decode_video
+
+    with pytest.raises(MediaError, match="1,000 pixels in all"):           # 4 frames x 16 x 16 = 1,024
+        decode_video(four_frames, MediaLimits(max_video_pixels=1_000), tmp_path)
+    with pytest.raises(MediaError, match="1,000 pixels in all"):
+        decode_video(mp4, MediaLimits(max_video_pixels=1_000), tmp_path)
+    assert decode_video(mp4, MediaLimits(max_video_pixels=1_024), tmp_path).shape == (4, 16, 16, 3)
+    eight_channels = wav(np.zeros((43_200, 8), dtype=np.float32), rate=48_000)   # 0.9 s, 345,600 samples
+    with pytest.raises(MediaError, match="0.9 s with 8 channels"):
+        decode_audio(eight_channels, MediaLimits(max_audio_seconds=1.0))
+    assert decode_audio(eight_channels, MediaLimits(max_audio_seconds=4.0))[0].shape == (43_200, 8)
     stereo_44k = wav(np.zeros((11025, 2), dtype=np.float32), rate=44100)
     notes = call(app, "POST", GEN, json={"to": "image", "audio": b64(stereo_44k), "seed": 0}).json()["notes"]
     assert any("averaged to mono" in n for n in notes) and any("44100 Hz resampled" in n for n in notes)

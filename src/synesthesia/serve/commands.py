@@ -57,6 +57,7 @@ def settings_from(args: argparse.Namespace) -> ServeSettings:
         host=args.host, port=args.port, token=args.token or os.environ.get("SYNESTHESIA_TOKEN") or None,
         max_upload_mb=args.max_upload_mb, max_prompt_chars=args.max_prompt_chars, max_n=args.max_n,
         max_audio_seconds=args.max_audio_seconds, max_video_frames=args.max_video_frames,
+        max_video_pixels=args.max_video_pixels,
         max_pixels=args.max_pixels, queue_size=args.queue_size, timeout_s=args.timeout,
         batching=not args.no_batching, batch_window_ms=args.batch_window_ms, max_batch_rows=args.max_batch_rows,
         video_format=args.video_format, ui=not args.no_ui, threads=args.threads, device=args.device)
@@ -116,6 +117,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="largest image or video frame in pixels (default 16,000,000)")
     s.add_argument("--max-audio-seconds", type=float, default=30.0, help="longest sound in seconds (default 30)")
     s.add_argument("--max-video-frames", type=int, default=600, help="most frames in a video (default 600)")
+    s.add_argument("--max-video-pixels", type=int, default=50_000_000,
+                   help="most frames x width x height of a video (default 50,000,000)")
     s.add_argument("--queue-size", type=int, default=64,
                    help="requests that may wait; more get 503 with Retry-After (default 64)")
     s.add_argument("--timeout", type=float, default=60.0,

@@ -38,6 +38,12 @@ class MediaLimits:
     max_side: int = 8192               # largest width or height
     max_audio_seconds: float = 30.0    # longest sound
     max_video_frames: int = 600        # most video frames
+    max_video_pixels: int = 50_000_000 # frames x width x height of a video (what it costs decoded)
+
+    @property
+    def max_audio_samples(self) -> int:
+        """Samples of all channels together: the duration of stereo sound at 48 kHz."""
+        return int(self.max_audio_seconds * 96_000)
 
 
 def from_base64(data: str, what: str) -> bytes:
@@ -63,6 +69,14 @@ def decode_input(modality: str, data: bytes, limits: MediaLimits, temp_dir: Path
     if modality == "video":
         return decode_video(data, limits, temp_dir)
     raise MediaError(f"{modality} is not a media modality; give it as text")
+
+
+def _check_frames(frames: int, width: int, height: int, limits: MediaLimits, about: str = "") -> None:
+    if frames > limits.max_video_frames:
+        raise MediaError(f"the video has {about}{frames} frames; the server takes at most {limits.max_video_frames}")
+    if frames * width * height > limits.max_video_pixels:
+        raise MediaError(f"the video has {about}{frames} frames of {width}x{height} pixels; the server takes at most "
+                         f"{limits.max_video_pixels:,} pixels in all (fewer frames or smaller ones)")
 
 
 def _check_size(width: int, height: int, limits: MediaLimits, what: str) -> None:
@@ -103,9 +117,11 @@ def decode_audio(data: bytes, limits: MediaLimits) -> tuple[np.ndarray, int]:
     if info.samplerate < 1 or info.channels < 1 or info.frames < 1:
         raise MediaError("the sound is empty")
     seconds = info.frames / info.samplerate
-    if seconds > limits.max_audio_seconds or info.channels > 8 or info.samplerate > 384_000:
+    if (seconds > limits.max_audio_seconds or info.channels > 8 or info.samplerate > 192_000
+            or info.frames * info.channels > limits.max_audio_samples):
         raise MediaError(f"the sound is {seconds:.1f} s with {info.channels} channels at {info.samplerate} Hz; "
-                         f"the server takes at most {limits.max_audio_seconds:g} s, 8 channels, 384 kHz")
+                         f"the server takes at most {limits.max_audio_seconds:g} s of stereo at 48 kHz "
+                         "(8 channels, 192 kHz at most)")
     try:
         wave, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
     except Exception as err:                           # noqa: BLE001
@@ -127,8 +143,7 @@ def _decode_gif(data: bytes, limits: MediaLimits) -> np.ndarray:
         img = Image.open(io.BytesIO(data))
         _check_size(*img.size, limits, "video frame")
         count = getattr(img, "n_frames", 1)           # walks the frame headers, decodes nothing
-        if count > limits.max_video_frames:
-            raise MediaError(f"the video has {count} frames; the server takes at most {limits.max_video_frames}")
+        _check_frames(count, *img.size, limits)
         frames = []
         for k in range(count):
             img.seek(k)
@@ -153,13 +168,10 @@ def _decode_ffmpeg(data: bytes, limits: MediaLimits, temp_dir: Path) -> np.ndarr
         width, height = meta["size"]
         _check_size(width, height, limits, "video frame")
         claimed = round(float(meta.get("fps") or 0) * float(meta.get("duration") or 0))
-        if claimed > limits.max_video_frames:
-            raise MediaError(f"the video has about {claimed} frames; the server takes at most "
-                             f"{limits.max_video_frames}")
+        _check_frames(claimed, width, height, limits, about="about ")
         frames = []
-        for raw in reader:
-            if len(frames) >= limits.max_video_frames:
-                raise MediaError(f"the video has more than {limits.max_video_frames} frames")
+        for raw in reader:                             # the header may understate: count as we go
+            _check_frames(len(frames) + 1, width, height, limits, about="at least ")
             frames.append(np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3))
         if not frames:
             raise MediaError("the video has no frames")

@@ -33,7 +33,7 @@ class Service:
         self.temp_dir = Path(settings.temp_dir or tempfile.mkdtemp(prefix="synesthesia-serve-")).resolve()
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         self.limits = MediaLimits(settings.max_pixels, settings.max_side, settings.max_audio_seconds,
-                                  settings.max_video_frames)
+                                  settings.max_video_frames, settings.max_video_pixels)
         self.batcher = Batcher(self._run_batch, queue_size=settings.queue_size,
                                window=settings.batch_window_ms / 1000, max_rows=settings.max_batch_rows,
                                timeout=settings.timeout_s, batching=settings.batching)

@@ -27,6 +27,7 @@ class ServeSettings:
     max_side: int = 8192              # largest image width or height in pixels
     max_audio_seconds: float = 30.0   # longest sound a request may give
     max_video_frames: int = 600       # most frames a video may have (from its header)
+    max_video_pixels: int = 50_000_000  # most frames x width x height of a video
     max_n: int = 16                   # most outputs one request may ask for
     max_rounds: int = 10              # most rounds of the image -> text -> image cycle
     max_steps: int = 500              # most MCMC steps a request may ask for
