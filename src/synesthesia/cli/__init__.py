@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "synesthesia.cli.train",
     "synesthesia.cli.generate",
     "synesthesia.cli.evaluate",
+    "synesthesia.cli.serve",
 )
 
 USER_ERROR, BUG = 2, 1

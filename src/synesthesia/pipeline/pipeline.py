@@ -137,16 +137,16 @@ class Pipeline:
                  n: int = 1, seed: int | None = None, temperature: float = 1.0,
                  sampler: str | None = None, steps: int | None = None, chains: int | None = None,
                  proposals: int | None = None, prior: str | None = None, method: str | None = None,
-                 beam_size: int | None = None, top_k: int | None = None, top_p: float | None = None,
-                 cfg_scale: float | None = None, use_cache: bool | None = None, ema: bool | None = None,
-                 expand: bool | None = None) -> list:
+                 beam_size: int | None = None, length_penalty: float | None = None, top_k: int | None = None,
+                 top_p: float | None = None, cfg_scale: float | None = None, use_cache: bool | None = None,
+                 ema: bool | None = None, expand: bool | None = None) -> list:
         """``n`` outputs of modality ``to`` per input. With single inputs the result is a list of
         ``n`` outputs; with lists of B inputs, a list of B lists of ``n``. ``seed`` makes it
         repeatable; ``temperature`` scales the sampling noise; ``expand=False`` gives a caption to
         the model as it is even when the run has a caption expander. The other options are those
         of :class:`Options`."""
         options = Options(sampler=sampler, steps=steps, chains=chains, proposals=proposals, prior=prior,
-                           method=method, beam_size=beam_size, top_k=top_k, top_p=top_p,
+                           method=method, beam_size=beam_size, length_penalty=length_penalty, top_k=top_k, top_p=top_p,
                            cfg_scale=cfg_scale, use_cache=use_cache, ema=ema)
         given = {m: v for m, v in {"text": text, "image": image, "audio": audio, "video": video}.items()
                  if v is not None}

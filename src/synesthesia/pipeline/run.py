@@ -37,6 +37,7 @@ class Options:
     prior: str | None = None            # p(z) of MCMC/resampling and of joint samples: standard, aggregate, gmm (latent models)
     method: str | None = None           # caption decoding: greedy, beam or sample (captioners)
     beam_size: int | None = None        # beams of beam search (captioners)
+    length_penalty: float | None = None  # beam search scores divided by length ** length_penalty (captioners)
     top_k: int | None = None            # keep the k most likely tokens when sampling (transformers)
     top_p: float | None = None          # nucleus sampling probability (transformers)
     cfg_scale: float | None = None      # classifier-free guidance scale (autoregressive generators)
