@@ -41,6 +41,8 @@ from synesthesia.data.user_source import build_modalities, max_captions
 from synesthesia.io import write_text_atomic
 
 STATE_FILE = "state.json"
+# preparation defaults (what --image-size and --sample-rate default to), under the caller's settings
+DEFAULTS = {"image": {"size": 64}, "audio": {"sample_rate": 16000}}
 SPLIT_ORDER = ("train", "val", "test")
 
 
@@ -107,7 +109,7 @@ def prepare(source: str | Path, out: str | Path, *, format: str | None = None,
             raise DataError(f"{source} has no {unknown}; it has {list(plan.modalities)}")
         plan.samples = [s for s in plan.samples if any(m in s.media or (m == "text" and s.captions) for m in names)]
     wanted = [m for m in plan.modalities if not names or m in names]
-    configs = {m: dict((modalities or {}).get(m) or {}) for m in wanted}
+    configs = {m: {**DEFAULTS.get(m, {}), **((modalities or {}).get(m) or {})} for m in wanted}
     state = {"fingerprint": plan.fingerprint, "settings": _settings(plan, configs, shard_size), "names": wanted}
     work = work_folder(out)
     work.parent.mkdir(parents=True, exist_ok=True)
