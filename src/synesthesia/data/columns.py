@@ -116,4 +116,12 @@ def in_memory(columns: Mapping[str, np.ndarray], present: Mapping[str, np.ndarra
     """A :class:`ColumnDataset` over arrays held in memory."""
     return ColumnDataset({m: ShardedArray([a]) for m, a in columns.items()},
                          {m: ShardedArray([a]) for m, a in present.items()}, ShardedArray([text_count]),
-                         missing_p, draw, lambda idx: [captions[i] for i in idx])
+                         missing_p, draw, _ListCaptions(captions))
+
+
+class _ListCaptions:
+    def __init__(self, captions: list[list[str]]) -> None:
+        self.captions = captions
+
+    def __call__(self, idx) -> list[list[str]]:
+        return [self.captions[i] for i in idx]

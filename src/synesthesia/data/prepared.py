@@ -119,4 +119,21 @@ class PreparedSource:
         present = {m: ShardedArray([LazyNpy(f / f"{m}_present.npy", k) for f, k in shards]) for m in names}
         count = ShardedArray([LazyNpy(f / "text_count.npy", k) for f, k in shards])
         return ColumnDataset(arrays, present, count, missing_p, "random" if split == "train" else "first",
-                             lambda idx: [self.captions_of(split)[i] for i in idx])
+                             _Captions([f for f, _ in shards]))
+
+
+class _Captions:
+    """The raw captions of a split's samples, read from its shards' ``samples.jsonl`` on first
+    use (picklable, for DataLoader workers)."""
+
+    def __init__(self, folders: list[Path]) -> None:
+        self.folders, self._rows = folders, None
+
+    def __call__(self, idx) -> list[list[str]]:
+        if self._rows is None:
+            self._rows = [json.loads(line)["captions"] for f in self.folders
+                          for line in (f / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+        return [self._rows[i] for i in idx]
+
+    def __getstate__(self) -> dict:
+        return {"folders": self.folders, "_rows": None}
