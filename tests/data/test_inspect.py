@@ -3,6 +3,7 @@
 import json
 
 import layouts
+
 from synesthesia.cli import main
 
 

@@ -8,10 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+import layouts
 import numpy as np
 import pytest
 
-import layouts
 from synesthesia.data.errors import TooManyRejected
 from synesthesia.data.prepare import prepare, work_folder
 from synesthesia.data.prepared import PreparedSource

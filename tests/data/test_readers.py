@@ -4,9 +4,9 @@ the errors for a wrong or missing column, a missing file and a path that leaves 
 import json
 import warnings
 
+import layouts
 import pytest
 
-import layouts
 from synesthesia.data.errors import DataLayoutError
 from synesthesia.data.plan import make_plan
 from synesthesia.data.readers import ReaderOptions, detect_format

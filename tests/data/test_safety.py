@@ -5,9 +5,9 @@ import json
 import os
 import warnings
 
+import layouts
 import pytest
 
-import layouts
 from synesthesia.data.errors import DataError, DataLayoutError, SampleError
 from synesthesia.data.plan import make_plan
 from synesthesia.data.readers import ReaderOptions

@@ -4,12 +4,12 @@ DDP each rank reads its own part of the split."""
 import json
 import pickle
 
+import layouts
 import lightning as L
 import numpy as np
 import pytest
 import torch
 
-import layouts
 from synesthesia.data.columns import in_memory
 from synesthesia.data.prepare import prepare
 from synesthesia.data.prepared import PreparedSource

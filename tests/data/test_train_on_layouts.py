@@ -5,10 +5,10 @@ import json
 import os
 import warnings
 
+import layouts
 import pytest
 import yaml
 
-import layouts
 from synesthesia.cli import main
 from synesthesia.config import RunConfig
 from synesthesia.training.run import train
@@ -82,7 +82,8 @@ def test_training_on_a_prepared_folder_uses_its_sizes_and_tokenizer(tmp_path, ca
     run = fit(config(tmp_path / "prep"), tmp_path / "run")
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["modalities"]["image"]["size"] == 16 and saved["modalities"]["image"]["channels"] == 8
-    assert (run / "assets" / "tokenizer.json").read_text() == (tmp_path / "prep" / "assets" / "tokenizer.json").read_text()
+    tokenizer = (tmp_path / "prep" / "assets" / "tokenizer.json").read_text()
+    assert (run / "assets" / "tokenizer.json").read_text() == tokenizer
     _, files = generate(run, tmp_path, capsys, "--to", "image", "--text", "one blue circle")
     assert files == ["image-00.png", "image-01.png"]
     with pytest.raises(Exception, match=r"prepared with modalities.image.size=16; the config asks for size=32"):

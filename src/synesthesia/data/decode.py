@@ -134,9 +134,9 @@ class Decoder:
         if "text" in self.modalities and "text" in sample.media:      # a caption file that failed
             raise SampleError(sample.media["text"].error or "caption file unreadable", sample.media["text"].name)
         captions, ids = self._captions(sample, dropped)
-        if "text" in self.modalities and sample.captions and not captions and ids is None:
-            if not any(isinstance(c, str) and c.strip() for c in sample.captions):
-                raise SampleError("every caption is empty", sample.origin)
+        written = [c for c in sample.captions if isinstance(c, str) and c.strip()]
+        if "text" in self.modalities and sample.captions and not written:
+            raise SampleError("every caption is empty", sample.origin)
         if not arrays and ids is None:
             raise SampleError(f"nothing usable for {sorted(self.modalities)}", sample.origin)
         return arrays, captions, ids

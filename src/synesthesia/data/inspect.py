@@ -83,12 +83,16 @@ def inspect_plan(plan: Plan, sample_files: int = 50, examples: int = 3, seed: in
     """A report (plain data) on ``plan``: headers are read for ``sample_files`` files per modality."""
     report: dict = {"path": str(plan.path), "layout": plan.format, "root": str(plan.root),
                     "splits": plan.splits, "fingerprint": plan.fingerprint, "notes": list(plan.notes)}
-    report["modalities"] = {m: {s: sum(1 for x in plan.split(s) if (m in x.media if m != "text" else x.captions))
-                                for s in plan.splits} for m in plan.modalities}
+    def has(sample, m: str) -> bool:
+        return bool(sample.captions) if m == "text" else m in sample.media
+
+    report["modalities"] = {m: {s: sum(1 for x in plan.split(s) if has(x, m)) for s in plan.splits}
+                            for m in plan.modalities}
     per = [sum(1 for c in s.captions if isinstance(c, str) and c.strip()) for s in plan.samples]
     words = [len(c.split()) for s in plan.samples for c in s.captions if isinstance(c, str) and c.strip()]
     report["captions"] = {"per_sample": _spread(per), "without": sum(1 for k in per if k == 0),
-                          "empty": sum(1 for s in plan.samples for c in s.captions if not (isinstance(c, str) and c.strip())),
+                          "empty": sum(1 for s in plan.samples for c in s.captions
+                                       if not (isinstance(c, str) and c.strip())),
                           "words": _spread(words)}
     problems: list[str] = []
     for s in plan.samples:
@@ -125,8 +129,8 @@ def _media_report(plan: Plan, sample_files: int, seed: int, problems: list[str])
                 if f"{media.name}: {err.reason}" not in problems:
                     problems.append(f"{media.name}: {err.reason}")
         keys = sorted({k for h in headers for k in h})
-        out[m] = {"files": len(refs), "read": len(headers), **{k: _spread([h[k] for h in headers if h.get(k) is not None])
-                                                             for k in keys}}
+        spreads = {k: _spread([h[k] for h in headers if h.get(k) is not None]) for k in keys}
+        out[m] = {"files": len(refs), "read": len(headers), **spreads}
     return out
 
 
@@ -146,7 +150,7 @@ def format_report(report: dict) -> str:
     for e in report["examples"]:
         lines.append("  " + "  ".join(f"{k}={v}" for k, v in e.items()))
     u = report["unreadable"]
-    lines.append(f"could not read: {u['count']}" + ("" if not u["first"] else ""))
+    lines.append(f"could not read: {u['count']}")
     lines += [f"  {p}" for p in u["first"]]
     lines += [f"note: {n}" for n in report["notes"]]
     return "\n".join(lines)

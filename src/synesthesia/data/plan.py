@@ -13,7 +13,7 @@ from pathlib import Path
 from synesthesia.data.errors import DataLayoutError, SampleError
 from synesthesia.data.readers import Reader, ReaderOptions, Sample, open_reader
 from synesthesia.data.readers.base import Media
-from synesthesia.data.readers.safety import CAPTION_LIMIT, read_caption_file
+from synesthesia.data.readers.safety import CAPTION_LIMIT, read_bounded, read_caption_file
 
 MEDIA_ORDER = ("image", "text", "audio", "video")
 VAL_FRACTION = 0.1          # samples without a split: the last tenth (in the layout's order) is val
@@ -92,8 +92,6 @@ def read_text_media(media: Media, handles: dict) -> list[str]:
         raise SampleError(media.error, media.name)
     if not media.member:
         if media.suffix == ".json":
-            from synesthesia.data.readers.safety import read_bounded
-
             return _json_captions(read_bounded(media.path, CAPTION_LIMIT, "caption file"), media.name)
         return [read_caption_file(media.path)]
     if media.size > CAPTION_LIMIT:

@@ -77,7 +77,7 @@ class PreparedSource:
             clash = [k for k in CODEC_KEYS if k in asked and k in stored and asked[k] != stored[k]]
             if clash:
                 raise DataError(f"{self.path} was prepared with " + ", ".join(
-                    f"modalities.{name}.{k}={stored[k]}" for k in clash) + f"; the config asks for "
+                    f"modalities.{name}.{k}={stored[k]}" for k in clash) + "; the config asks for "
                     + ", ".join(f"{k}={asked[k]}" for k in clash) + "; remove these settings or prepare again")
             modality = build_modality(name, **{**stored, **asked})
             modality.load_assets(self.path / "assets")

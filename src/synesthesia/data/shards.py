@@ -15,8 +15,8 @@ import numpy as np
 
 from synesthesia.data.decode import Decoder, Encoded
 from synesthesia.data.errors import TooManyRejected
-from synesthesia.data.rejected import check_limit
 from synesthesia.data.readers.safety import MEDIA_LIMIT
+from synesthesia.data.rejected import check_limit
 
 DONE_FILE = "done.json"
 _WORKER: dict = {}

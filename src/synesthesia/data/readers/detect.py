@@ -103,7 +103,8 @@ def detect_format(path: str | Path) -> str:
     found = _detect_file(path) if path.is_file() else _detect_folder(path)
     if found:
         return found
-    listing = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())[:12] if path.is_dir() else [path.name]
+    listing = ([path.name] if not path.is_dir() else
+               sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())[:12])
     layouts = "\n".join(f"  {k}: {v}" for k, v in FORMATS.items())
     raise DataLayoutError(f"{path}: no known dataset layout found (it holds {listing}); expected one of\n"
                           f"{layouts}\nor force one with data.format (--format)")

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from synesthesia.data.errors import DataLayoutError
-from synesthesia.data.readers.base import (VIDEO_SUFFIXES, Media, Reader, Sample, index_files,
-                                           require_keys, split_name)
+from synesthesia.data.readers.base import VIDEO_SUFFIXES, Media, Reader, Sample, index_files, require_keys, split_name
 from synesthesia.data.readers.tables import read_json
 
 
