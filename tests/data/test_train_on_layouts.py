@@ -123,3 +123,18 @@ def test_other_families_train_on_each_layout_and_generate(tmp_path, capsys, fami
                  else layouts.write_sound(tmp_path / "in.wav", 0))
         text, _ = generate(run, tmp_path, capsys, "--to", "text", f"--{medium}", str(given))
         assert len(text.strip().splitlines()) == 2
+
+
+@pytest.mark.slow
+def test_a_validation_caption_with_a_word_unseen_in_training_does_not_stop_training(tmp_path):
+    root = tmp_path / "files"
+    rows = []
+    for i in range(20):                                  # no split: the last two rows are validation
+        layouts.write_image(root / "image" / f"{i}.png", i)
+        rows.append({"image": f"image/{i}.png", "caption": layouts.caption(i) + (" 18" if i == 19 else "")})
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = fit(config(root / "manifest.jsonl"), tmp_path / "run")
+    lines = [json.loads(line) for line in (run / "rejected.jsonl").read_text().splitlines()]
+    assert len(lines) == 1 and lines[0]["kind"] == "caption" and "'18'" in lines[0]["reason"]
+    data = json.loads((run / "metrics.json").read_text())["training"]["data"]
+    assert data["val"] == {"samples": 2, "kept": 2, "rejected": 0, "captions_dropped": 1}
