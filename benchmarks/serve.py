@@ -36,7 +36,7 @@ def world_inputs(run: Path, count: int = 64) -> dict:
     """Captions and base64 PNG images of ``count`` test samples of the run's world."""
     from PIL import Image
 
-    from synesthesia.config import RunConfig
+    from synesthesia.runs import RunConfig
     from synesthesia.world import WorldConfig
     from synesthesia.world.world import ShapesWorld
 

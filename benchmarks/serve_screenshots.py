@@ -18,7 +18,7 @@ from synesthesia.serve import uidriver
 
 
 def world_files(run: Path, folder: Path) -> dict:
-    from synesthesia.config import RunConfig
+    from synesthesia.runs import RunConfig
     from synesthesia.modalities.files import write_png, write_wav
     from synesthesia.world import WorldConfig
     from synesthesia.world.world import ShapesWorld

@@ -82,7 +82,7 @@ def world_of(pipe) -> WorldConfig | None:
     """The shapes world a pipeline's run was trained on, or None (users' data)."""
     config = getattr(pipe, "config", None)
     data = getattr(config, "data", None)
-    if data is None or getattr(data, "manifest", None):
+    if data is None or getattr(data, "users_data", None):
         return None
     return data.world
 

@@ -16,6 +16,7 @@ from typing import Sequence
 # command module -> it defines ``register(subparsers)``
 COMMAND_MODULES: tuple[str, ...] = (
     "synesthesia.cli.world",
+    "synesthesia.cli.data",
     "synesthesia.cli.config",
     "synesthesia.cli.train",
     "synesthesia.cli.generate",

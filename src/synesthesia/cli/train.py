@@ -22,7 +22,7 @@ def _gallery(run: Path, overwrite: bool = False, summary: dict | None = None) ->
     from synesthesia.reports.gallery import write_gallery
 
     pipe = load(run)
-    if pipe.config.data.manifest:
+    if pipe.config.data.users_data:
         return None
     return write_gallery(pipe, run, summary=summary, overwrite=overwrite)
 
@@ -87,7 +87,7 @@ def cmd_expander(args: argparse.Namespace) -> int:
         raise ExpanderError(f"{run} has no text modality to expand; it has {', '.join(modalities)}")
     if args.pairs is not None:
         partial, complete = file_pairs(args.pairs)
-    elif config.data.manifest is None:
+    elif config.data.users_data is None:
         partial, complete = world_pairs(config.data.world, args.n_pairs)
     else:
         raise ExpanderError(f"{run} was not trained on the world; give --pairs FILE.jsonl with "

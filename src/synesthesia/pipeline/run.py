@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from synesthesia.data.sources import open_source
+from synesthesia.data.user_source import open_data
 from synesthesia.errors import SynesthesiaError, shown
 from synesthesia.modalities.base import Modality
 from synesthesia.runs import RunConfig, load_prior, read_metrics, save_prior
@@ -141,8 +141,7 @@ def load_or_fit_prior(run: Run, name: str) -> LatentDensity:
         raise PipelineError(f"prior={name!r} is fitted to the run's training data, and this pipeline has no "
                             "run config to find it; fit one with synesthesia.sampling.densities and "
                             "model.row_posteriors(data)")
-    data = run.config.data
-    source = open_source(data.world, data.cache, data.manifest)
+    source = open_data(run.config.data)
     size = source.size("train")
     ds = source.dataset("train", min(PRIOR_ROWS, size) if size else PRIOR_ROWS, run.modalities)
     batch = ds[list(range(len(ds)))]

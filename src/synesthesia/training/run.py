@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 from synesthesia.config import ConfigError
-from synesthesia.data.sources import WorldSource, open_source
+from synesthesia.data.sources import WorldSource
+from synesthesia.data.user_source import open_data
 from synesthesia.errors import OutputError
 from synesthesia.io import atomic_path, protected_kind, refuse_protected, remove_stale
 from synesthesia.modalities import build_modality
@@ -39,6 +40,8 @@ def resolve_modalities(config: RunConfig, source) -> dict:
     if extra:
         raise ConfigError(f"modalities.{extra[0]} is set, but the run trains on {names} (data.modalities); "
                           "drop it or add the modality to data.modalities")
+    if hasattr(source, "resolve_modalities"):          # users' data: sizes and tokenizer from the data
+        return source.resolve_modalities(names, {n: config.modality_options(n) for n in names})
     built = {}
     for name in names:
         cfg = config.modality_options(name)
@@ -153,14 +156,16 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     L.seed_everything(config.train.seed, workers=True, verbose=False)
-    source = open_source(config.data.world, config.data.cache, config.data.manifest)
+    config.data.absolute()
+    source = open_data(config.data, out if _is_rank_zero() else None)
     if resume:
         modalities = _check_resume(config, out)
     else:
         _check_new_run(out)
         modalities = resolve_modalities(config, source)
     train_set = source.dataset("train", config.data.n_train, modalities, config.data.missing_p)
-    val_set = source.dataset("val", config.data.n_val, modalities) if config.data.n_val else None
+    has_val = config.data.n_val and getattr(source, "size", lambda split: None)("val") != 0
+    val_set = source.dataset("val", config.data.n_val, modalities) if has_val else None
     model = build_model(config, modalities)
     if _is_rank_zero():
         out.mkdir(parents=True, exist_ok=True)
@@ -187,6 +192,8 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
         metrics.update({"global_step": trainer.global_step, "epochs": trainer.current_epoch,
                         "train_seconds": round(seconds, 2), "parameters": sum(p.numel() for p in model.parameters()),
                         "n_train": len(train_set), "world_size": trainer.world_size})
+        if getattr(source, "summaries", None):
+            metrics["data"] = source.summaries
         write_metrics(out, {"training": metrics})
     return out
 
