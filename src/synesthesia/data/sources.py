@@ -15,13 +15,13 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from synesthesia.data.errors import DataError, SampleError
+from synesthesia.data.readers.safety import CAPTION_LIMIT, MEDIA_LIMIT, check_regular, confine, read_caption_file
 from synesthesia.data.store import TensorDataset, compact, encode_world_arrays
 from synesthesia.modalities.base import Modality
 from synesthesia.world import WorldConfig
 from synesthesia.world.cache import WorldCache
 from synesthesia.world.world import ShapesWorld, codes_matrix
-from synesthesia.data.errors import DataError, SampleError
-from synesthesia.data.readers.safety import CAPTION_LIMIT, MEDIA_LIMIT, check_regular, confine, read_caption_file
 
 
 @dataclass
