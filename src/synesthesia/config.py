@@ -16,6 +16,7 @@ import yaml
 
 from synesthesia.io import write_text_atomic
 from synesthesia.errors import SynesthesiaError
+from synesthesia.limits import LimitError, Limits
 
 
 class ConfigError(SynesthesiaError):
@@ -38,6 +39,8 @@ def from_dict(cls, data: Mapping[str, Any] | None, where: str = ""):
                         else _coerce(str(f.type), value))
     try:
         return cls(**kwargs)
+    except LimitError as err:
+        raise ConfigError(str(err)) from None
     except (TypeError, ValueError) as err:
         raise ConfigError(f"bad value in {where or cls.__name__}: {err}") from err
 
@@ -150,6 +153,7 @@ class RunConfig:
     modalities: dict = field(default_factory=dict)
     data: DataConfig = field(default_factory=DataConfig, metadata={"dataclass": DataConfig})
     train: TrainConfig = field(default_factory=TrainConfig, metadata={"dataclass": TrainConfig})
+    limits: Limits = field(default_factory=Limits, metadata={"dataclass": Limits})
 
     # -- YAML --------------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from synesthesia.config import RunConfig
 from synesthesia.io import atomic_path, write_text_atomic
+from synesthesia.limits import set_limits
 from synesthesia.modalities import build_modality
 from synesthesia.modalities.base import Modality
 from synesthesia.errors import SynesthesiaError
@@ -91,6 +92,8 @@ def load_model(run: str | Path) -> tuple[torch.nn.Module, dict[str, Modality], R
     from synesthesia.models.registry import build_model
 
     config, run = read_run(run)
+    if config.limits.changed():                      # a run trained with raised limits reads such input
+        set_limits(**config.limits.changed())
     modalities = load_modalities(config, run)
     model = build_model(config.family, modalities, config.model)
     load_weights(model, run / "model.safetensors")

@@ -19,8 +19,11 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from synesthesia.errors import shorten
 from synesthesia.io import write_text_atomic
+from synesthesia.limits import exceeded, get_limits
 from synesthesia.modalities.base import Modality, ModalityError
+from synesthesia.modalities.media import check_file
 from synesthesia.modalities.likelihoods import categorical_log_prob
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
@@ -54,6 +57,31 @@ def train_tokenizer(captions: Sequence[str]):
         if tok.token_to_id(t) != i:
             raise RuntimeError(f"special token {t} did not get id {i}")
     return tok
+
+
+def check_caption(text: Any, what: str = "text") -> str:
+    """A caption or prompt as given: a non-empty string of at most ``limits.text_chars``."""
+    if not isinstance(text, str):
+        raise ModalityError(f"{what} must be a string; got {type(text).__name__}")
+    if len(text) > get_limits().text_chars:
+        raise exceeded(f"{what} {shorten(text, 60)}", len(text), "text_chars", " characters")
+    if not text.strip():
+        raise ModalityError(f"{what} is empty; give a caption such as 'a big red star'")
+    return text
+
+
+def read_caption(path: str | Path) -> str:
+    """A UTF-8 caption file, its size checked before it is read (4 bytes per character at most)."""
+    path, _ = check_file(path, "text")
+    size = path.stat().st_size
+    if size > 4 * get_limits().text_chars:
+        raise exceeded(f"text file {path}", size // 4, "text_chars", " characters or more")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ModalityError(f"text file {path} is not UTF-8 (byte {err.start}: "
+                            f"{err.object[err.start:err.start + 4]!r}); save it as UTF-8") from None
+    return check_caption(text.strip(), f"text file {path}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,20 +207,17 @@ class TextModality(Modality):
     def encode(self, raws: Sequence[Any]) -> torch.Tensor:
         tok = self._tok()
         for r in raws:
-            if not isinstance(r, str):
-                raise ModalityError(f"text must be a string; got {type(r).__name__}")
-            if not r.strip():
-                raise ModalityError("text is empty; give a caption such as 'a big red star'")
+            check_caption(r)
         out = torch.full((len(raws), self.max_len), PAD, dtype=torch.long)
         for i, (text, enc) in enumerate(zip(raws, tok.encode_batch(list(raws)))):
             unknown = [text[a:b] for tid, (a, b) in zip(enc.ids, enc.offsets) if tid == UNK]
             if unknown:
-                raise ModalityError(f"word(s) {', '.join(repr(w) for w in dict.fromkeys(unknown))} in "
-                                    f"{text!r} are not in this model's vocabulary of "
+                raise ModalityError(f"word(s) {', '.join(shorten(w, 30) for w in dict.fromkeys(unknown))} in "
+                                    f"{shorten(text)} are not in this model's vocabulary of "
                                     f"{self.vocab_size - len(SPECIAL_TOKENS)} words; rephrase with "
                                     "known words (see assets/tokenizer.json in the run folder)")
             if len(enc.ids) > self.max_len - 1:
-                raise ModalityError(f"{text!r} has {len(enc.ids)} tokens; this model reads at most "
+                raise ModalityError(f"{shorten(text)} has {len(enc.ids)} tokens; this model reads at most "
                                     f"{self.max_len - 1}")
             out[i, :len(enc.ids)] = torch.tensor(enc.ids)
             out[i, len(enc.ids)] = EOS
@@ -228,10 +253,9 @@ class TextModality(Modality):
 
     # -- files and persistence ---------------------------------------------------------------
     def read(self, path: str | Path) -> str:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"text file {path} does not exist")
-        return path.read_text(encoding="utf-8").strip()
+        """A caption file: UTF-8 text of at most ``limits.text_chars`` characters (the file's size
+        is checked before it is read)."""
+        return read_caption(path)
 
     def write(self, raw: str, path: str | Path) -> Path:
         return write_text_atomic(path, raw + "\n")

@@ -1,10 +1,13 @@
 """Videos: T RGB frames ``(T, 3, S, S)`` in [0, 1].
 
-A raw video is a list of PIL frames, a uint8 array (T, H, W, 3) or a file path (MP4 or GIF).
-Input policy: frames of another size or mode are adapted as images are (see
-:mod:`synesthesia.modalities.image`), and a clip with another number of frames is resampled to T
-evenly spaced frames; each with an :class:`InputAdjusted` warning. Networks are 3-D convolutions
-over (time, height, width).
+A raw video is a list of PIL frames, a uint8 array (T, H, W, 3) or a file path (MP4, MOV, WebM,
+AVI or any format imageio-ffmpeg's ffmpeg reads; GIF through Pillow). Input policy: a file is
+checked from its header against ``limits.video_frames`` and ``limits.video_pixels`` and its frames
+scaled down while decoding; a clip of any frame rate and length is sampled to T frames spread
+evenly over it (first and last included); frames of another size or mode are adapted as images
+are (see :mod:`synesthesia.modalities.imaging`: ``fit`` crop, pad or squash). Each adaptation is
+warned once per batch (:class:`InputAdjusted`). Networks are 3-D convolutions over (time, height,
+width).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from synesthesia.modalities.base import Modality, ModalityError, note
-from synesthesia.modalities.files import read_video, write_gif, write_mp4
-from synesthesia.modalities.image import to_rgb_array
+from synesthesia.modalities.base import Modality, ModalityError
+from synesthesia.modalities.files import write_gif, write_mp4
+from synesthesia.modalities.imaging import check_fit, to_rgb_array
+from synesthesia.modalities.media import Notes, batch_notes
+from synesthesia.modalities.video_io import check_frames, even_indices, read_video
 from synesthesia.modalities.likelihoods import gaussian_log_prob
 from synesthesia.modalities.nets import ConvDecoder, ConvEncoder, stage_count
 
@@ -41,7 +46,8 @@ class VideoModality(Modality):
     name = "video"
 
     def __init__(self, size: int = 32, frames: int = 8, channels: int = 16, feature_dim: int = 256,
-                 scale: float = 0.1, weight: float | None = None, fps: int = 8, residual: bool = False) -> None:
+                 scale: float = 0.1, weight: float | None = None, fps: int = 8, residual: bool = False,
+                 fit: str = "crop", background: Sequence[int] = (255, 255, 255)) -> None:
         try:
             self.stages = stage_count(size)
         except ValueError:
@@ -50,16 +56,18 @@ class VideoModality(Modality):
             raise ModalityError(f"a video needs at least 2 frames; got {frames}")
         self.size, self.frames, self.channels, self.feature_dim = size, frames, channels, feature_dim
         self.scale, self.weight, self.fps, self.residual = scale, weight, fps, residual
+        self.fit, self.background = check_fit(fit, background)
 
     @property
     def shape(self) -> tuple[int, ...]:
         return (self.frames, 3, self.size, self.size)
 
     # -- codec -------------------------------------------------------------------------------
-    def frames_array(self, raw: Any) -> np.ndarray:
-        """A raw video -> uint8 (T, S, S, 3), with notes."""
+    def frames_array(self, raw: Any, notes: Notes | None = None) -> np.ndarray:
+        """A raw video -> uint8 (T, S, S, 3) by the input policy."""
+        notes = notes or Notes("video", 1)
         if isinstance(raw, (str, Path)):
-            raw = read_video(raw)
+            raw = read_video(raw, max_side=2 * self.size)
         if isinstance(raw, np.ndarray):
             if raw.ndim != 4:
                 raise ModalityError(f"video arrays must be uint8 (T, H, W, 3); got shape {raw.shape}")
@@ -67,21 +75,20 @@ class VideoModality(Modality):
         if not isinstance(raw, (list, tuple)) or len(raw) == 0:
             raise ModalityError("a video must be a file path, a non-empty list of frames or a uint8 "
                                 f"(T, H, W, 3) array; got {type(raw).__name__}")
+        check_frames(len(raw), "a video")
         if len(raw) != self.frames:
-            note(f"video of {len(raw)} frames resampled to {self.frames} evenly spaced frames")
-            pick = np.linspace(0, len(raw) - 1, self.frames).round().astype(int)
-            raw = [raw[k] for k in pick]
-        import warnings
-
-        with warnings.catch_warnings(record=True) as caught:      # one note per video, not per frame
-            warnings.simplefilter("always")
-            frames = np.stack([to_rgb_array(f, self.size, "video frame") for f in raw])
-        for msg in dict.fromkeys(str(w.message) for w in caught):
-            note(msg)
-        return frames
+            notes.add(f"sampled to {self.frames} evenly spaced frames", f"{len(raw)} frames")
+            raw = [raw[k] for k in even_indices(len(raw), self.frames)]
+        return np.stack([to_rgb_array(f, self.size, notes, self.fit, self.background, "video frame")
+                         for f in raw])
 
     def encode(self, raws: Sequence[Any]) -> torch.Tensor:
-        arr = np.stack([self.frames_array(r) for r in raws])                  # (B, T, S, S, 3)
+        with batch_notes("video", len(raws)) as notes:
+            clips = []
+            for r in raws:
+                notes.next_item()
+                clips.append(self.frames_array(r, notes))
+        arr = np.stack(clips)                                                   # (B, T, S, S, 3)
         return torch.from_numpy(arr).permute(0, 1, 4, 2, 3).float().div_(255.0)
 
     def decode_batch(self, x: torch.Tensor) -> np.ndarray:
@@ -111,7 +118,8 @@ class VideoModality(Modality):
 
     # -- files -------------------------------------------------------------------------------
     def read(self, path: str | Path) -> np.ndarray:
-        return read_video(path)
+        """The model's T frames, evenly spaced over the file's clip, at the file's size."""
+        return read_video(path, frames=self.frames)
 
     def write(self, raw: Any, path: str | Path) -> Path:
         frames = np.stack([np.asarray(f, dtype=np.uint8) for f in raw])
@@ -121,7 +129,8 @@ class VideoModality(Modality):
     def config(self) -> dict:
         return {"size": self.size, "frames": self.frames, "channels": self.channels,
                 "feature_dim": self.feature_dim, "scale": self.scale, "weight": self.weight,
-                "fps": self.fps, "residual": self.residual}
+                "fps": self.fps, "residual": self.residual, "fit": self.fit,
+                "background": list(self.background)}
 
 
 class _TimeFirst(nn.Module):

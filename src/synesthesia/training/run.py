@@ -15,6 +15,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from synesthesia.config import ConfigError, RunConfig
 from synesthesia.data.sources import WorldSource, open_source
 from synesthesia.io import atomic_path
+from synesthesia.limits import set_limits
 from synesthesia.modalities import build_modality
 from synesthesia.models.registry import build_model
 from synesthesia.runs import load_modalities, save_modalities, save_weights, write_metrics
@@ -85,6 +86,7 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
     """Train ``config`` into the run folder ``out``; with ``resume`` continue from its last
     checkpoint (same data, modalities and tokenizer)."""
     out = Path(out)
+    set_limits(config.limits)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     L.seed_everything(config.train.seed, workers=True, verbose=False)
