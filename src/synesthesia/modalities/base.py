@@ -48,6 +48,11 @@ class Modality(ABC):
     def encode(self, raws: Sequence[Any]) -> torch.Tensor:
         """Batch of raw values -> tensor ``(B, *shape)``."""
 
+    def encode_data(self, raws: Sequence[Any]) -> torch.Tensor:
+        """Training data -> tensor: as :meth:`encode`, except where a modality adapts in training
+        data what it refuses at inference (text cuts over-long captions, with a warning)."""
+        return self.encode(raws)
+
     @abstractmethod
     def decode(self, x: torch.Tensor) -> list[Any]:
         """Tensor ``(B, *shape)`` -> list of raw values."""

@@ -44,9 +44,11 @@ def resolve_modalities(config: RunConfig, source) -> dict:
             elif name == "audio":
                 cfg.setdefault("sample_rate", w.sample_rate)
                 cfg.setdefault("seconds", w.audio_seconds)
-        if name == "text" and "vocab" not in cfg and "tokenizer" not in cfg:
+        if name == "text":
             captions = source.captions("train", config.data.n_train)
             extra: list[str] = []
+            # the world's closed vocabulary keeps whole words; users' captions get subwords
+            cfg.setdefault("tokenizer", "word" if isinstance(source, WorldSource) else "bpe")
             if isinstance(source, WorldSource):
                 from synesthesia.world.captions import caption_vocabulary
 
