@@ -29,6 +29,9 @@ from synesthesia.modalities.likelihoods import gaussian_log_prob
 from synesthesia.modalities.nets import ConvDecoder, ConvEncoder, stage_count
 
 
+READ_THREADS = 8                     # video files decoded at once (mostly waiting on ffmpeg processes)
+
+
 def time_strides(frames: int, stages: int) -> list[int]:
     """Halve the time axis at each stage, from the first, while it is even and above 2: the
     large early feature maps are the expensive ones, and a 4-frame kernel still sees motion."""
@@ -83,6 +86,7 @@ class VideoModality(Modality):
                          for f in raw])
 
     def encode(self, raws: Sequence[Any]) -> torch.Tensor:
+        raws = self._read_files(raws)
         with batch_notes("video", len(raws)) as notes:
             clips = []
             for r in raws:
@@ -90,6 +94,18 @@ class VideoModality(Modality):
                 clips.append(self.frames_array(r, notes))
         arr = np.stack(clips)                                                   # (B, T, S, S, 3)
         return torch.from_numpy(arr).permute(0, 1, 4, 2, 3).float().div_(255.0)
+
+    def _read_files(self, raws: Sequence[Any]) -> list:
+        """Paths decoded by ffmpeg processes, several at once (each file costs a process start);
+        the first error is raised as reading them one by one would."""
+        paths = [i for i, r in enumerate(raws) if isinstance(r, (str, Path))]
+        if len(paths) < 2:
+            return list(raws)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(READ_THREADS, len(paths))) as pool:
+            futures = {i: pool.submit(read_video, raws[i], None, 2 * self.size) for i in paths}
+        return [futures[i].result() if i in futures else r for i, r in enumerate(raws)]
 
     def decode_batch(self, x: torch.Tensor) -> np.ndarray:
         return (x.float().clamp(0, 1).permute(0, 1, 3, 4, 2).cpu().numpy() * 255 + 0.5).astype(np.uint8)

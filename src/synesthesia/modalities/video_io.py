@@ -1,9 +1,10 @@
 """Video files, checked before they are decoded, and even frame sampling.
 
-MP4, MOV, WebM, AVI and other ffmpeg formats are read through imageio-ffmpeg's own ffmpeg; GIFs
-through Pillow. The header is read first: a frame over ``limits.video_pixels`` or a clip whose
-duration x frame rate exceeds ``limits.video_frames`` is refused before a frame is decoded (and the
-count is checked again while decoding, since headers can be wrong). With ``max_side``, ffmpeg
+MP4, MOV, WebM, AVI and other ffmpeg formats are read through imageio-ffmpeg's own ffmpeg (one
+process per file, frames piped as raw RGB); GIFs through Pillow. The header is read first: a frame
+over ``limits.video_pixels`` or a clip whose duration x frame rate exceeds ``limits.video_frames``
+is refused before a frame is decoded, and ffmpeg never decodes more than ``limits.video_frames + 1``
+frames (headers can be wrong). With ``max_side``, ffmpeg
 scales frames down while decoding (the shorter side to at most ``max_side``), so a 4K clip costs
 no more memory than a small one. :func:`even_indices` picks T frames evenly over a clip, the first
 and last included.
@@ -11,10 +12,9 @@ and last included.
 
 from __future__ import annotations
 
-import contextlib
-import logging
+import re
+import subprocess
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -41,16 +41,9 @@ def check_frame_size(w: int, h: int, what: str) -> None:
         raise exceeded(f"{what} ({w}x{h} px frames)", w * h, "video_pixels", " pixels per frame")
 
 
-@contextlib.contextmanager
-def _quiet_ffmpeg_logger() -> Iterator[None]:
-    """imageio-ffmpeg logs a warning whenever frames are scaled on decoding, as asked here."""
-    log = logging.getLogger("imageio_ffmpeg")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
+_DURATION = re.compile(rb"Duration: (\d+):(\d+):([\d.]+)")
+_VIDEO = re.compile(rb"Stream #\d+:\d+.*?: Video: .*?[ ,](\d{1,6})x(\d{1,6})[ ,\[]")
+_FPS = re.compile(rb"([\d.]+) (?:fps|tbr)")
 
 
 def _scale_filter(max_side: int) -> list[str]:
@@ -58,34 +51,56 @@ def _scale_filter(max_side: int) -> list[str]:
     return ["-vf", f"scale='if(lt(iw,ih),min(iw,{m}),-1)':'if(lt(iw,ih),-1,min(ih,{m}))'"]
 
 
+def _read_header(proc: subprocess.Popen) -> tuple[bytes, bytes]:
+    """ffmpeg's stderr up to its output stream's line: (input part, output part). ffmpeg writes
+    it before decoding a frame, so the limits are checked first."""
+    head, out_part, in_output = b"", b"", False
+    for line in iter(proc.stderr.readline, b""):           # type: ignore[union-attr]
+        if line.startswith(b"Output #"):
+            in_output = True
+        if in_output:
+            out_part += line
+            if _VIDEO.search(line):
+                break
+        else:
+            head += line
+    return head, out_part
+
+
 def _ffmpeg_frames(path: Path, found: str | None, max_side: int | None) -> np.ndarray:
+    """Frames decoded by imageio-ffmpeg's ffmpeg in one process: its header read and checked
+    first, at most ``limits.video_frames + 1`` frames decoded, scaled down by ffmpeg."""
     import imageio_ffmpeg
 
-    params = (_scale_filter(max_side) if max_side else []) + ["-an"]
-    with _quiet_ffmpeg_logger():
-        gen = imageio_ffmpeg.read_frames(str(path), output_params=params)
-        try:
-            try:
-                meta = next(gen)
-            except (OSError, RuntimeError, StopIteration, ValueError) as err:
-                raise unreadable(path, "video", found, err) from None
-            check_frame_size(*meta["source_size"], f"video {path}")
-            estimate = float(meta.get("fps") or 0) * float(meta.get("duration") or 0)
-            check_frames(estimate, f"video {path} (by its header)")
-            w, h = meta["size"]
-            frames = []
-            try:
-                for k, raw in enumerate(gen):
-                    if k >= get_limits().video_frames:
-                        check_frames(k + 1, f"video {path}")
-                    frames.append(np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3))
-            except RuntimeError as err:
-                raise unreadable(path, "video", found, err) from None
-        finally:
-            gen.close()
-    if not frames:
+    limit = get_limits().video_frames
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path), "-an",
+           *(_scale_filter(max_side) if max_side else []), "-frames:v", str(limit + 1),
+           "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        head, out_part = _read_header(proc)
+        source, size = _VIDEO.search(head), _VIDEO.search(out_part)
+        if source is None or size is None:
+            proc.kill()
+            detail = (head + proc.communicate()[1]).decode(errors="replace").strip().splitlines()
+            raise unreadable(path, "video", found, ValueError(detail[-1] if detail else "no video stream"))
+        check_frame_size(int(source[1]), int(source[2]), f"video {path}")
+        duration, fps = _DURATION.search(head), _FPS.search(source.string[source.start():].split(b"\n")[0])
+        if duration and fps:
+            h, m, sec = duration.groups()
+            check_frames(float(fps[1]) * (int(h) * 3600 + int(m) * 60 + float(sec)), f"video {path} (by its header)")
+        raw, _ = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if not (proc.stdout.closed and proc.stderr.closed):          # type: ignore[union-attr]
+            proc.communicate()
+    w, h = int(size[1]), int(size[2])
+    count = len(raw) // (w * h * 3)
+    if count == 0:
         raise ModalityError(f"video file {path} holds no frames")
-    return np.stack(frames)
+    check_frames(count, f"video {path}")
+    return np.frombuffer(raw[:count * w * h * 3], dtype=np.uint8).reshape(count, h, w, 3)
 
 
 def _gif_frames(path: Path, found: str | None, frames: int | None) -> np.ndarray:
