@@ -197,3 +197,11 @@ def test_limits_are_a_config_section():
 
 def test_every_refusal_is_a_synesthesia_error():
     assert issubclass(LimitExceeded, SynesthesiaError) and issubclass(ModalityError, SynesthesiaError)
+
+
+def test_gif_bomb_header_is_refused(tmp_path, video):
+    header = (b"GIF89a" + struct.pack("<HH", 30000, 30000) + b"\x00\x00\x00," + struct.pack("<HHHH", 0, 0, 30000, 30000)
+              + b"\x00\x02\x02\x44\x01\x00;")
+    (tmp_path / "bomb.gif").write_bytes(header)
+    with pytest.raises(LimitExceeded, match="limits.video_pixels"):
+        video.encode([tmp_path / "bomb.gif"])

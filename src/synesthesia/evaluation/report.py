@@ -167,7 +167,11 @@ def _sections(metrics: dict, figs: Path) -> list[str]:
     if joint:
         parts.append("<h2>Joint coherence of unconditional samples</h2>" + _table(
             ["strict", *joint["per_attribute"]], [[joint["strict"], *joint["per_attribute"].values()]]))
-    if metrics.get("fid") and not metrics.get("fidelity"):
+    if metrics.get("scorer_fidelity"):
+        parts.append("<h2>Fidelity (contrastive scorer embeddings)</h2>" + _table(
+            ["modality", "conditioned on", "FID", "KID", "samples"],
+            [[m, v["conditional_on"], v["fid"], v["kid"], v["samples"]] for m, v in metrics["scorer_fidelity"].items()]))
+    elif metrics.get("fid") and not metrics.get("fidelity"):
         parts.append("<h2>FID (scorer embeddings)</h2>" + _table(list(metrics["fid"]), [list(metrics["fid"].values())]))
     if metrics.get("fidelity"):
         rows = []

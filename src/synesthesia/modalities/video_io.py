@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import re
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from synesthesia.limits import exceeded, get_limits
+from synesthesia.limits import LimitExceeded, exceeded, get_limits
 from synesthesia.modalities.base import ModalityError
 from synesthesia.modalities.media import IMAGE_FORMATS, SOUND_FORMATS, check_file, unreadable
 
@@ -105,7 +106,11 @@ def _ffmpeg_frames(path: Path, found: str | None, max_side: int | None) -> np.nd
 
 def _gif_frames(path: Path, found: str | None, frames: int | None) -> np.ndarray:
     try:
-        img = Image.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except Image.DecompressionBombError as err:
+        raise LimitExceeded(f"GIF {path} has frames larger than limits.video_pixels allows ({err})") from None
     except (OSError, ValueError, SyntaxError, EOFError) as err:
         raise unreadable(path, "video", found, err) from None
     with img:
