@@ -10,7 +10,7 @@ from synesthesia.world.export import export_files
 
 def test_evaluate_command_on_users_files(tmp_path, tiny_run, tiny_world, capsys):
     write_cache(tiny_world, tmp_path / "cache", 300, splits={"test": 1.0})
-    manifest = export_files(tmp_path / "cache", tmp_path / "files", n=300, split="test")
+    manifest = export_files(tmp_path / "cache", tmp_path / "files", n=300, split="test", video_format="gif")
     out = tmp_path / "eval"
     args = ["evaluate", str(tiny_run), "--data", str(manifest), "--n", "100", "--out", str(out),
             "--scorer-epochs", "1", "--scorer-cache", str(tmp_path / "scorers")]
