@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from synesthesia.data.store import TensorDataset, compact
+from synesthesia.data.store import TensorDataset, compact, expand
 from synesthesia.errors import SynesthesiaError
 from synesthesia.evaluation.generation import EvaluationError
 from synesthesia.modalities.base import Modality
@@ -127,7 +127,8 @@ class EncodedSamples:
         return torch.nonzero(ok).squeeze(1)
 
     def tensors(self, modality: str, rows: torch.Tensor) -> torch.Tensor:
-        return self.data[rows.tolist()].data[modality]
+        """Model-form tensors of one modality for ``rows``."""
+        return expand(self.data.stored[modality][rows])
 
 
 def _raw(sample: Sample, modality: str) -> Any:

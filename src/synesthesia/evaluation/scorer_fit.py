@@ -28,7 +28,7 @@ class ScorerBudget:
 
     max_epochs: int = 20          # passes over the training pairs at most
     patience: int = 3             # epochs without a better held-out R-precision before stopping
-    batch_size: int = 128         # pairs per step (the contrastive negatives)
+    batch_size: int = 64          # pairs per step (the contrastive negatives)
     lr: float = 2e-3              # peak AdamW learning rate
     max_pairs: int = 20000        # training pairs used at most (a random subset beyond)
     min_heldout: int = 100        # pairs held out at least (a full R-precision pool)
