@@ -10,6 +10,7 @@ from typing import Sequence
 # command group -> module with a ``register(subparsers)`` function
 COMMAND_MODULES: dict[str, str] = {
     "world": "synesthesia.world.commands",
+    "data": "synesthesia.data.commands",
     "models": "synesthesia.commands",
     "evaluate": "synesthesia.evaluation.commands",
 }

@@ -87,7 +87,7 @@ def cmd_expander(args: argparse.Namespace) -> int:
         raise ExpanderError(f"{run} has no text modality to expand; it has {', '.join(modalities)}")
     if args.pairs is not None:
         partial, complete = file_pairs(args.pairs)
-    elif config.data.manifest is None:
+    elif config.data.manifest is None and not config.data.path:
         from synesthesia.data.sources import WorldSource
 
         world = WorldSource.from_config(config.data.world, config.data.cache).config.to_dict()

@@ -81,24 +81,45 @@ def to_dict(obj) -> dict:
 
 @dataclass
 class DataConfig:
-    """Where training data comes from: a procedural world (default), a world cache folder, or a
-    JSONL manifest of users' own files."""
+    """Where training data comes from: a procedural world (default), or ``path``: a dataset in
+    any layout synesthesia reads (COCO, Karpathy, Flickr30k, HF folders, AudioCaps, Clotho,
+    MSR-VTT, WebDataset, a JSONL manifest), a prepared folder or a world cache."""
 
     world: dict = field(default_factory=lambda: {"level": 3, "image_size": 32})
-    cache: str | None = None
-    manifest: str | None = None
-    modalities: list[str] | None = None
-    n_train: int = 20000
-    n_val: int = 512
-    missing_p: float = 0.0
+    path: str | None = None               # the dataset (stored absolute in a run's config.yaml)
+    format: str | None = None             # force a layout instead of detecting it (see data inspect)
+    caption_column: str | None = None     # HF folders: the metadata column holding captions
+    allow_outside: bool = False           # accept manifest/metadata paths leaving the dataset folder
+    max_rejected: float = 0.01            # fail when more than this fraction of samples is bad
+    max_metadata_mb: float = 512.0        # refuse metadata files (CSV, JSON, manifests) larger than this
+    cache: str | None = None              # alias of path for a world cache
+    manifest: str | None = None           # alias of path for a JSONL manifest
+    modalities: list[str] | None = None   # the modalities to train on (default: all the data has)
+    n_train: int = 20000                  # training samples read (at most)
+    n_val: int = 512                      # validation samples read (at most; 0: no validation)
+    missing_p: float = 0.0                # probability of hiding each modality of a sample in training
 
     def __post_init__(self) -> None:
-        if self.cache and self.manifest:
-            raise ConfigError("data.cache and data.manifest are alternatives; give one of them")
+        given = [k for k in ("path", "cache", "manifest") if getattr(self, k)]
+        if len(given) > 1:
+            raise ConfigError(f"data.{given[0]} and data.{given[1]} are alternatives; give data.path only")
         if not 0.0 <= self.missing_p < 1.0:
             raise ConfigError(f"data.missing_p must be in [0, 1), got {self.missing_p}")
         if self.n_train <= 0:
             raise ConfigError(f"data.n_train must be positive, got {self.n_train}")
+        if not 0.0 <= self.max_rejected <= 1.0:
+            raise ConfigError(f"data.max_rejected is a fraction in [0, 1], got {self.max_rejected}")
+        if self.max_metadata_mb <= 0:
+            raise ConfigError(f"data.max_metadata_mb must be positive, got {self.max_metadata_mb}")
+
+    def absolute(self) -> "DataConfig":
+        """The same settings with the dataset's path made absolute (a run then works from any
+        working directory)."""
+        for key in ("path", "cache", "manifest"):
+            value = getattr(self, key)
+            if value:
+                setattr(self, key, str(Path(value).expanduser().resolve()))
+        return self
 
 
 # learning-rate schedules (see synesthesia.training.callbacks): cosine decays over the budget

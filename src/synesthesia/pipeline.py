@@ -73,7 +73,7 @@ class Pipeline:
     def fit_prior(self, n: int = 2000, prior: str = "aggregate") -> None:
         """Fit a joint VAE's ``prior`` for its MCMC (``"aggregate"``: the aggregate posterior;
         ``"gmm"``: a Gaussian mixture fitted to it) on ``n`` samples of the run's training data."""
-        from synesthesia.data.sources import open_source
+        from synesthesia.data.user_source import open_data
 
         if not hasattr(self.model, "fitted_prior"):
             raise PipelineError(f"only joint VAEs take prior={prior!r}")
@@ -82,7 +82,7 @@ class Pipeline:
             raise PipelineError("this pipeline has no run config to find its training data; call "
                                 f"pipe.model.fit_prior({prior!r}, data) with tensors of every modality")
         data = self.config.data
-        source = open_source(data.world, data.cache, data.manifest)
+        source = open_data(data)
         size = getattr(source, "size", lambda split: None)("train")
         ds = source.dataset("train", min(n, size) if size else n, self.modalities)
         batch = ds[list(range(len(ds)))]

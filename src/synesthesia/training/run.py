@@ -13,7 +13,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from synesthesia.config import ConfigError, RunConfig
-from synesthesia.data.sources import WorldSource, open_source
+from synesthesia.data.sources import WorldSource
+from synesthesia.data.user_source import open_data
 from synesthesia.io import atomic_path
 from synesthesia.limits import set_limits
 from synesthesia.modalities import build_modality
@@ -31,6 +32,8 @@ def resolve_modalities(config: RunConfig, source) -> dict:
     unknown = [m for m in names if m not in source.modalities]
     if unknown:
         raise ConfigError(f"data.modalities names {unknown}, but the data has only {list(source.modalities)}")
+    if hasattr(source, "resolve_modalities"):          # users' data: sizes and tokenizer from the data
+        return source.resolve_modalities(names, config.modalities)
     built = {}
     for name in names:
         cfg = dict(config.modalities.get(name) or {})
@@ -93,6 +96,7 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
         torch.set_num_threads(config.train.threads)
     L.seed_everything(config.train.seed, workers=True, verbose=False)
     last = out / "checkpoints" / "last.ckpt"
+    config.data.absolute()
     if resume:
         if not last.is_file():
             raise ConfigError(f"--resume: {last} does not exist; train without --resume first")
@@ -103,15 +107,16 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
         if (out / "model.safetensors").exists() or last.exists():
             raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose "
                                   "another --out")
-        source = open_source(config.data.world, config.data.cache, config.data.manifest)
+    source = open_data(config.data, out if _is_rank_zero() else None)
+    if not resume:
         modalities = resolve_modalities(config, source)
         out.mkdir(parents=True, exist_ok=True)
         config.modalities = save_modalities(modalities, out)
-    source = open_source(config.data.world, config.data.cache, config.data.manifest)
     if _is_rank_zero():
         config.to_yaml(out / "config.yaml")
     train_set = source.dataset("train", config.data.n_train, modalities, config.data.missing_p)
-    val_set = source.dataset("val", config.data.n_val, modalities) if config.data.n_val else None
+    has_val = config.data.n_val and getattr(source, "size", lambda s: None)("val") != 0
+    val_set = source.dataset("val", config.data.n_val, modalities) if has_val else None
     model = build_model(config.family, modalities, config.model)
     module = lightning_module(model, config.train)
     data = TensorDataModule(train_set, val_set, config.train.batch_size, config.train.num_workers)
@@ -131,6 +136,8 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
         metrics.update({"global_step": trainer.global_step, "epochs": trainer.current_epoch,
                         "train_seconds": round(seconds, 2), "parameters": sum(p.numel() for p in model.parameters()),
                         "n_train": len(train_set), "world_size": trainer.world_size})
+        if getattr(source, "summaries", None):
+            metrics["data"] = source.summaries
         write_metrics(out, {"training": metrics})
     return out
 
