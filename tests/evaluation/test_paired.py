@@ -42,7 +42,7 @@ def pipe_for(manifest):
     from synesthesia.modalities import build_modality
     from synesthesia.modalities.text import TextModality
 
-    samples = read_samples(manifest)
+    samples, _ = read_samples(manifest)
     mods = {"image": build_modality("image", size=16),
             "text": TextModality.from_captions([s.captions[0] for s in samples])}
     encoded = encode_samples(samples[:N_EVAL], mods)
@@ -120,7 +120,7 @@ def test_which_samples_are_evaluated_and_which_train_the_scorers():
 def test_unreadable_files_are_left_out_and_counted(manifest, tmp_path):
     from synesthesia.modalities import build_modality
 
-    samples = read_samples(manifest)[:6]
+    samples = read_samples(manifest)[0][:6]
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     samples[2].values["image"] = tmp_path / "broken.png"
     samples[4].values["image"] = tmp_path / "missing.png"

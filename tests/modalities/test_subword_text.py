@@ -15,7 +15,7 @@ CAPTIONS = ["a dog runs on the beach", "two dogs play with a red ball", "a cat s
 
 def test_bpe_round_trip_on_words_never_seen():
     text = TextModality.from_captions(CAPTIONS, tokenizer="bpe", vocab_size=1000, max_len=64)
-    assert text.tokenizer == "bpe" and 260 < text.vocab_size < 1000      # merges stop with the data
+    assert text.kind == "bpe" and 260 < text.vocab_size < 1000      # merges stop with the data
     unseen = ["A zebra ate 18 croissants — café au lait!", "Ünïcödé 東京 🚀 ok", "x"]
     ids = text.encode(unseen)
     assert not (ids == UNK).any() and ((ids == EOS).sum(1) == 1).all()
@@ -38,14 +38,13 @@ def test_bpe_assets_and_config_round_trip(tmp_path):
         again.load_assets(tmp_path)
 
 
-def test_word_tokenizer_refuses_unknown_words_at_inference_but_not_in_data():
-    text = TextModality.from_captions(CAPTIONS, tokenizer="word")
-    with pytest.raises(ModalityError, match="'zebra'"):
-        text.encode(["a zebra on the beach"])
-    with pytest.warns(InputAdjusted, match=r"1 of 2 captions: words outside the vocabulary read as \[UNK\] "
-                                           r"\(e.g. 'zebra'\)"):
-        ids = text.encode_data(["a zebra on the beach", "a dog"])
-    assert ids[0, 1] == UNK and text.decode(ids[1:]) == ["a dog"]
+def test_word_tokenizer_names_unknown_words_which_bpe_encodes():
+    word = TextModality.from_captions(CAPTIONS, tokenizer="word")
+    for encode in (word.encode, word.encode_data):          # training data drops such a caption
+        with pytest.raises(ModalityError, match="'zebra'"):
+            encode(["a zebra on the beach"])
+    bpe = TextModality.from_captions(CAPTIONS, tokenizer="bpe", vocab_size=500, max_len=32)
+    assert bpe.decode(bpe.encode_data(["a zebra on the beach"])) == ["a zebra on the beach"]
 
 
 @pytest.mark.parametrize("kind", ["word", "bpe"])

@@ -51,7 +51,7 @@ def _strings(text, ids):
 
 def test_bpe_text_is_subwords(bpe_modalities):
     text = bpe_modalities["text"]
-    assert text.tokenizer == "bpe" and text.vocab_size > 256
+    assert text.kind == "bpe" and text.vocab_size > 256
     ids = text.encode(["a purple giraffe"])                        # no such words in the world
     assert text.decode(ids) == ["a purple giraffe"]
 

@@ -21,7 +21,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate(args.run, data=args.data, n=args.n, out=args.out, seed=args.seed,
                        temperature=args.temperature, cycle_rounds=args.cycle_rounds,
                        oracle_dir=args.oracle_cache, log=_log, scorer_dir=args.scorer_cache,
-                       scorer_budget=budget, **options)
+                       scorer_budget=budget, data_format=args.data_format, **options)
     print(summary(metrics))
     print(f"\nmetrics: {args.out / 'metrics.json'}\nreport:  {args.out / 'report.html'}")
     return 0
@@ -62,8 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "report.html (a table per direction, a coherence heat map, sample grids).")
     p.add_argument("run", type=Path, help="run folder made by 'synesthesia train'")
     p.add_argument("--data", type=Path, default=None,
-                   help="a world cache folder or your own files: a manifest.jsonl (default: the run's world); "
-                        "its test (else val) split is evaluated, its other samples train the scorers")
+                   help="a world cache folder, or your own data in any layout 'synesthesia data inspect' "
+                        "reads (a manifest.jsonl, COCO, Karpathy, Flickr30k, HF folders, AudioCaps, Clotho, "
+                        "MSR-VTT, WebDataset shards); default: the run's world. Its test (else val) split is "
+                        "evaluated, its other samples train the scorers")
+    p.add_argument("--data-format", default=None,
+                   help="force the layout of --data instead of detecting it (as data.format)")
     p.add_argument("--n", type=int, default=1000, help="test samples (default 1000)")
     p.add_argument("--out", type=Path, required=True, help="folder for metrics.json, report.html and figures")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

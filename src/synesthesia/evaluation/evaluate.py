@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from synesthesia.evaluation.generation import EvalData, direction_name, load_eval_data
+from synesthesia.evaluation.generation import EvalData, EvaluationError, direction_name, load_eval_data
 from synesthesia.evaluation.report import write_report
 from synesthesia.evaluation.scorer_fit import ScorerBudget
 
@@ -36,16 +36,18 @@ def evaluate(run: str | Path | Any, data: str | Path | None = None, n: int = 100
              out: str | Path | None = None, seed: int = 0, temperature: float = 1.0,
              cycle_rounds: int = 3, oracle_dir: str | Path | None = None,
              log: Callable[[str], None] = print, scorer_dir: str | Path | None = None,
-             scorer_budget: ScorerBudget | None = None, **generate_options) -> dict:
+             scorer_budget: ScorerBudget | None = None, data_format: str | None = None,
+             **generate_options) -> dict:
     """Evaluate ``run`` (a run folder or a loaded :class:`~synesthesia.pipeline.Pipeline`);
-    with ``out`` also write ``metrics.json`` and ``report.html`` there. ``scorer_dir`` and
-    ``scorer_budget`` set where and how long the contrastive scorers for users' data train."""
+    with ``out`` also write ``metrics.json`` and ``report.html`` there. ``data`` is a world cache
+    or users' data in any layout the data readers know (``data_format`` forces one); ``scorer_dir``
+    and ``scorer_budget`` set where and how long the contrastive scorers for users' data train."""
     from synesthesia.pipeline import Pipeline, load
 
     pipe = run if isinstance(run, Pipeline) else load(run)
     if data is not None and is_users_data(data):
         metrics = evaluate_files(pipe, data, n, seed, temperature, log, scorer_dir, scorer_budget,
-                                 **generate_options)
+                                 data_format, **generate_options)
         grids = {}
     else:
         from synesthesia.evaluation.suite import WorldEvaluation
@@ -66,37 +68,49 @@ def evaluate(run: str | Path | Any, data: str | Path | None = None, n: int = 100
 
 
 def is_users_data(data: str | Path) -> bool:
-    """True unless ``data`` is a world cache folder (users' files are scored by scorers)."""
-    return not (Path(data).is_dir() and (Path(data) / "manifest.json").is_file())
+    """True unless ``data`` is a world cache folder: users' files (any layout the data readers
+    know) are scored by contrastive scorers."""
+    from synesthesia.data.readers import detect_format
+
+    if not Path(data).exists():
+        raise EvaluationError(f"--data {data} does not exist; give a dataset folder or file, or a world cache")
+    return detect_format(Path(data)) != "world"
 
 
 def evaluate_files(pipe, data: str | Path, n: int, seed: int = 0, temperature: float = 1.0,
                    log: Callable[[str], None] = print, scorer_dir: str | Path | None = None,
-                   budget: ScorerBudget | None = None, **generate_options) -> dict:
-    """Scorer-based evaluation on users' files (see :mod:`synesthesia.evaluation.paired_data`
-    for which samples are evaluated and which train the scorers)."""
+                   budget: ScorerBudget | None = None, data_format: str | None = None,
+                   **generate_options) -> dict:
+    """Scorer-based evaluation on users' files in any layout the data readers know (``data_format``
+    forces one; see :mod:`synesthesia.evaluation.paired_data` for which samples are evaluated and
+    which train the scorers)."""
     from synesthesia.evaluation.paired import PairedEvaluation
-    from synesthesia.evaluation.paired_data import (choose_samples, data_fingerprint, encode_samples,
+    from synesthesia.data.readers import detect_format
+    from synesthesia.evaluation.paired_data import (choose_samples, encode_samples, prepared_samples,
                                                     read_samples)
 
     t0 = time.perf_counter()
-    samples = read_samples(data)
-    selection = choose_samples(samples, n, trained_on_this=_trained_on(pipe, data))
-    log(f"evaluating {len(selection.evaluated)} samples of {data} ({selection.why}; {n} asked); "
-        f"the scorers train on {len(selection.scorer)} samples"
+    if (data_format or detect_format(Path(data))) == "prepared":
+        evaluated, scorer_data, selection, fingerprint = prepared_samples(data, pipe.modalities, n)
+        keys = f"train{len(scorer_data.data)}"
+    else:
+        samples, fingerprint = read_samples(data, data_format, _reader_options(pipe))
+        selection = choose_samples(samples, n, trained_on_this=_trained_on(pipe, data))
+        log(f"decoding {len(selection.evaluated) + len(selection.scorer)} samples of {data}")
+        evaluated = encode_samples(selection.evaluated, pipe.modalities, log=log, what="evaluated samples")
+        scorer_data = encode_samples(selection.scorer, pipe.modalities, log=log, what="scorer samples")
+        keys = hashlib.sha256("\n".join(s.key for s in selection.scorer).encode()).hexdigest()[:8]
+    log(f"evaluating {len(evaluated.data)} samples of {data} ({selection.why}; {n} asked); "
+        f"the scorers train on {len(scorer_data.data)} samples"
         + (" including the evaluated ones (too few others)" if selection.scorer_includes_evaluated else ""))
-    evaluated = encode_samples(selection.evaluated, pipe.modalities, log=log, what="evaluated samples")
-    scorer_data = encode_samples(selection.scorer, pipe.modalities, log=log, what="scorer samples")
-    keys = hashlib.sha256("\n".join(s.key for s in selection.scorer).encode()).hexdigest()[:8]
-    fingerprint = data_fingerprint(data)
     suite = PairedEvaluation(pipe, evaluated, scorer_data, f"{fingerprint}-{keys}", selection, seed,
                              temperature, log, cache_dir=scorer_dir, budget=budget or ScorerBudget(seed=seed),
                              **generate_options)
     metrics = suite.run()
     refs = [len(r) for r in evaluated.references if r]
     metrics.update({
-        "data": str(data), "data_fingerprint": fingerprint, "n": len(selection.evaluated), "n_requested": n,
-        "samples_chosen": selection.why, "scorer_samples": len(selection.scorer),
+        "data": str(data), "data_fingerprint": fingerprint, "n": len(evaluated.data), "n_requested": n,
+        "samples_chosen": selection.why, "scorer_samples": len(scorer_data.data),
         "scorer_includes_evaluated": selection.scorer_includes_evaluated,
         "references_per_sample": {"mean": float(np.mean(refs)) if refs else 0.0,
                                   "min": min(refs, default=0), "max": max(refs, default=0)},
@@ -106,9 +120,19 @@ def evaluate_files(pipe, data: str | Path, n: int, seed: int = 0, temperature: f
 
 
 def _trained_on(pipe, data: str | Path) -> bool:
-    """Whether ``data`` is the manifest the run trained on."""
-    manifest = getattr(getattr(getattr(pipe, "config", None), "data", None), "manifest", None)
-    return bool(manifest) and Path(manifest).resolve() == Path(data).resolve()
+    """Whether ``data`` is the dataset the run trained on."""
+    config = getattr(getattr(pipe, "config", None), "data", None)
+    trained = [getattr(config, k, None) for k in ("path", "manifest")]
+    here = Path(data).resolve()
+    return any(t and (Path(t).resolve() == here or Path(t).resolve() == here / "manifest.jsonl") for t in trained)
+
+
+def _reader_options(pipe):
+    """How the run read its data (a caption column, paths outside the folder), when it says."""
+    from synesthesia.data.user_source import reader_options
+
+    config = getattr(getattr(pipe, "config", None), "data", None)
+    return reader_options(config) if config is not None else None
 
 
 def media_policy(modalities) -> dict:

@@ -1,7 +1,8 @@
 """Users' samples for evaluation: which are evaluated, which train the scorers, and their tensors.
 
-A sample is a value or file per modality, one or more captions and an optional split
-(:class:`Sample`; read by :func:`read_samples`). :func:`choose_samples` splits them:
+A sample is a file per modality, one or more captions and an optional split (:class:`Sample`;
+read by :func:`read_samples` from any layout :mod:`synesthesia.data.readers` knows).
+:func:`choose_samples` splits them:
 
 * evaluated: the data's ``test`` split, else its ``val``/``validation`` split, else all of it —
   except when the data is the file the run trained on and it has no splits, then only the rows
@@ -11,13 +12,13 @@ A sample is a value or file per modality, one or more captions and an optional s
   optimistic).
 
 :func:`encode_samples` turns samples into model-form tensors with presence masks; a file that
-cannot be read marks that modality absent for its sample and is counted, never fatal alone.
+cannot be read marks that modality absent for its sample and is counted, never fatal alone; a
+member of a WebDataset shard is copied to a temporary file for the codecs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -27,60 +28,61 @@ import torch
 from synesthesia.data.store import TensorDataset, compact, expand
 from synesthesia.errors import SynesthesiaError
 from synesthesia.evaluation.generation import EvaluationError
-from synesthesia.modalities.base import Modality
+from synesthesia.modalities.base import Modality, ModalityError
 
-MODALITY_NAMES = ("image", "text", "audio", "video")
 EVAL_SPLITS = ("test", "val", "validation")
 MIN_SCORER_PAIRS = 200
 
 
 @dataclass
 class Sample:
-    """One sample of users' data: a raw value or an absolute path per modality (text excluded),
-    its captions (any number; the first is the model's text input) and its split, if named."""
+    """One sample of users' data: a file (a reader's ``Media``), a path or a raw value per
+    modality (text excluded), its captions (any number; the first is the model's text input), its
+    split if the layout names one, and why the layout's description of it is unusable, if it is."""
 
     key: str
     values: dict[str, Any] = field(default_factory=dict)
     captions: list[str] = field(default_factory=list)
     split: str | None = None
+    error: str | None = None
 
     def has(self, modality: str) -> bool:
+        if self.error:
+            return False
         return bool(self.captions) if modality == "text" else modality in self.values
 
 
-def read_samples(path: str | Path) -> list[Sample]:
-    """The samples of a JSONL manifest: a path per modality relative to the manifest, captions as
-    ``"caption"``, ``"captions": [...]`` or a ``"text"`` file, an optional ``"split"``."""
-    path = Path(path)
-    if not path.is_file():
-        raise EvaluationError(f"no data at {path}: give a manifest.jsonl of your files or a world cache folder")
-    samples = []
-    for k, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise EvaluationError(f"{path}:{k} is not valid JSON: {err}") from None
-        if not isinstance(row, dict):
-            raise EvaluationError(f"{path}:{k} must be a JSON object, got {type(row).__name__}")
-        captions = row.get("captions") or ([row["caption"]] if "caption" in row else [])
-        if not captions and "text" in row:
-            from synesthesia.modalities.text import read_caption
+def read_samples(path: str | Path, format: str | None = None,
+                 options=None) -> tuple[list[Sample], str]:
+    """The samples of users' data in any layout :mod:`synesthesia.data.readers` reads (a JSONL
+    manifest, HF folders, COCO, Karpathy, Flickr30k, AudioCaps, Clotho, MSR-VTT, WebDataset),
+    with the split the layout names (None where it names none) and the captions of caption files
+    read; and the data's fingerprint. A sample the layout describes badly is kept with its
+    ``error`` (it is counted as unreadable, never fatal alone)."""
+    from synesthesia.data.errors import SampleError
+    from synesthesia.data.plan import fingerprint, read_text_media
+    from synesthesia.data.readers import open_reader
 
-            try:
-                captions = [read_caption(path.parent / row["text"])]
-            except SynesthesiaError:
-                captions = []
-        values = {m: path.parent / row[m] for m in MODALITY_NAMES if m != "text" and m in row}
-        samples.append(Sample(str(row.get("id", k)), values, [str(c) for c in captions], row.get("split")))
-    if not samples:
-        raise EvaluationError(f"{path} lists no samples")
-    return samples
-
-
-def data_fingerprint(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    reader = open_reader(path, format, options)
+    described = list(reader.samples())
+    if not described:
+        raise EvaluationError(f"{path}: the {reader.format} layout lists no samples")
+    samples, handles = [], {}
+    try:
+        for s in described:
+            captions = [c.strip() for c in s.captions if isinstance(c, str) and c.strip()]
+            error = s.error
+            if "text" in s.media:
+                try:
+                    captions += [c.strip() for c in read_text_media(s.media["text"], handles) if c.strip()]
+                except SampleError as err:
+                    error = error or f"{err.path}: {err.reason}"
+            values = {m: media for m, media in s.media.items() if m != "text"}
+            samples.append(Sample(s.key, values, list(dict.fromkeys(captions)), s.split, error))
+    finally:
+        for f in handles.values():
+            f.close()
+    return samples, fingerprint(reader, described)
 
 
 @dataclass
@@ -135,15 +137,52 @@ def _raw(sample: Sample, modality: str) -> Any:
     return sample.captions[0] if modality == "text" else sample.values[modality]
 
 
-def _encode_one_by_one(modality: Modality, raws: list) -> tuple[list[torch.Tensor | None], int]:
-    out, bad = [], 0
-    for r in raws:
+def _materialise(value: Any, folder: Path, k: int) -> Any:
+    """A reader's ``Media`` -> a path the codecs read (a tar member copied into ``folder``); any
+    other value as it is. A bad reference is a ModalityError (counted by the caller)."""
+    from synesthesia.data.readers.base import Media
+
+    if not isinstance(value, Media):
+        return value
+    if value.error:
+        raise ModalityError(f"{value.name}: {value.error}")
+    if not value.member:
+        return value.path
+    if value.size <= 0 or value.size > 2 << 30:
+        raise ModalityError(f"{value.name}: a tar member of {value.size:,} bytes")
+    with open(value.path, "rb") as f:
+        f.seek(value.offset)
+        data = f.read(value.size)
+    if len(data) != value.size:
+        raise ModalityError(f"{value.name}: the tar member is truncated")
+    target = folder / f"{k}{value.suffix}"
+    target.write_bytes(data)
+    return target
+
+
+def _encode_chunk(modality: Modality, raws: list) -> tuple[list[torch.Tensor | None], int]:
+    """Encode a chunk (files materialised first); on an error, item by item to find the bad ones."""
+    with tempfile.TemporaryDirectory(prefix="synesthesia-eval-") as tmp:
+        ready, bad = [], 0
+        for k, r in enumerate(raws):
+            try:
+                ready.append(_materialise(r, Path(tmp), k))
+            except SynesthesiaError:
+                ready.append(None)
+        good = [r for r in ready if r is not None]
         try:
-            out.append(modality.encode_data([r])[0])
+            encoded = iter(modality.encode_data(good)) if good else iter(())
+            return [None if r is None else next(encoded) for r in ready], len(ready) - len(good)
         except SynesthesiaError:
-            out.append(None)
-            bad += 1
-    return out, bad
+            pass
+        out = []
+        for r in ready:
+            try:
+                out.append(None if r is None else modality.encode_data([r])[0])
+            except SynesthesiaError:
+                out.append(None)
+            bad += out[-1] is None
+        return out, bad
 
 
 def encode_samples(samples: Sequence[Sample], modalities: Mapping[str, Modality], chunk: int = 256,
@@ -157,12 +196,8 @@ def encode_samples(samples: Sequence[Sample], modalities: Mapping[str, Modality]
         bad = 0
         for lo in range(0, len(have), chunk):
             part = have[lo:lo + chunk]
-            raws = [_raw(samples[i], m) for i in part]
-            try:
-                encoded = list(modality.encode_data(raws))
-            except SynesthesiaError:                     # find the bad file(s); keep the rest
-                encoded, b = _encode_one_by_one(modality, raws)
-                bad += b
+            encoded, b = _encode_chunk(modality, [_raw(samples[i], m) for i in part])
+            bad += b
             for i, x in zip(part, encoded):
                 rows[i] = x
         template = next((x for x in rows if x is not None), None)
@@ -173,6 +208,52 @@ def encode_samples(samples: Sequence[Sample], modalities: Mapping[str, Modality]
         if bad:
             rejected[m] = bad
             log(f"  {bad} {m} file(s) of the {what} could not be read and are left out")
+    described = sum(1 for s in samples if s.error)
+    if described:
+        rejected["sample"] = described
+        log(f"  {described} of the {what} are described unusably by the layout and are left out")
     if not stored:
         raise EvaluationError(f"none of the {what} has a modality of the model ({', '.join(modalities)})")
     return EncodedSamples(TensorDataset(stored, masks), [list(s.captions) for s in samples], rejected)
+
+
+PREPARED_SCORER_SAMPLES = 5000       # a prepared folder's training samples the scorers read at most
+
+
+def prepared_samples(path: str | Path, modalities: Mapping[str, Modality],
+                     n: int) -> tuple[EncodedSamples, EncodedSamples, Selection, str]:
+    """Evaluated and scorer samples of a prepared folder (``synesthesia data prepare``): its test
+    (else val) split and its train split, read from the shards as stored. The run must read
+    what the folder holds: the same codec settings and the same tokenizer."""
+    import json
+
+    from synesthesia.data.prepared import CODEC_KEYS, PreparedSource
+
+    source = PreparedSource(path)
+    for m, modality in modalities.items():
+        stored = source.manifest["modalities"].get(m)
+        if stored is None:
+            continue
+        clash = [k for k in CODEC_KEYS if k in stored and modality.config().get(k) != stored[k]]
+        if clash:
+            raise EvaluationError(f"{path} was prepared with {', '.join(f'{k}={stored[k]}' for k in clash)} "
+                                  f"for {m}, the run reads {', '.join(f'{k}={modality.config().get(k)}' for k in clash)}; "
+                                  "evaluate on the data it was prepared from")
+    if "text" in modalities and "text" in source.modalities:
+        folder_tok = json.loads((Path(path) / "assets" / "tokenizer.json").read_text(encoding="utf-8"))
+        if folder_tok != json.loads(modalities["text"]._tok().to_str()):
+            raise EvaluationError(f"{path} holds captions tokenized by another tokenizer than the run's; "
+                                  "evaluate on the data it was prepared from")
+    split = next((s for s in ("test", "val") if source.size(s)), None)
+    if split is None or not source.size("train"):
+        raise EvaluationError(f"{path} needs a test (or val) split and a train split to evaluate on; it has "
+                              f"{ {k: v['n'] for k, v in source.manifest['splits'].items()} }")
+
+    def load(name: str, count: int) -> EncodedSamples:
+        ds = source.dataset(name, count, modalities)
+        return EncodedSamples(TensorDataset(ds.stored, ds.masks), ds.references(range(len(ds))), {})
+
+    evaluated = load(split, n)
+    scorer = load("train", PREPARED_SCORER_SAMPLES)
+    selection = Selection([], [], f"the {split!r} split of the prepared folder", False)
+    return evaluated, scorer, selection, str(source.manifest.get("source", {}).get("fingerprint", ""))

@@ -5,11 +5,11 @@ training captions and saved with it as ``assets/tokenizer.json``.
 ``vocab_size`` tokens, which encodes any caption (see :mod:`synesthesia.modalities.text_tokenizer`).
 A stored caption is ``[t_1 .. t_n, EOS, PAD ...]`` of length ``max_len``.
 
-Input policy. At inference (:meth:`TextModality.encode`): empty text, text over
-``limits.text_chars``, words outside a word-level vocabulary (named in the error) and captions of
-more than ``max_len - 1`` tokens are errors naming the limit; a prompt is never cut silently. In
-training data (:meth:`TextModality.encode_data`): a longer caption is cut to ``max_len - 1``
-tokens and an unknown word becomes ``[UNK]``, each with one warning per batch.
+Input policy. Empty text, text over ``limits.text_chars`` and words outside a
+word-level vocabulary (named in the error) are errors. A caption of more than ``max_len - 1``
+tokens is an error naming the limit at inference (:meth:`TextModality.encode`: a prompt is never
+cut silently) and is cut to ``max_len - 1`` tokens in training data
+(:meth:`TextModality.encode_data`), with one warning per batch.
 
 The decoder is autoregressive (a GRU conditioned on z at every step), so a generated caption is
 one consistent sentence rather than a mix of templates; the encoder is a small 1-D convolution
@@ -149,8 +149,10 @@ class TextModality(Modality):
     autoregressive = True
 
     def __init__(self, max_len: int = 24, feature_dim: int = 256, embed: int = 128, hidden: int = 256,
-                 weight: float | None = None, temperature: float = 0.0, tokenizer: str = "word",
+                 weight: float | None = None, temperature: float = 0.0, tokenizer: Any = "word",
                  vocab_size: int | None = None, backend=None) -> None:
+        if not isinstance(tokenizer, str):          # a trained ``tokenizers.Tokenizer`` given directly
+            backend, tokenizer = tokenizer, "bpe" if type(tokenizer.model).__name__ == "BPE" else "word"
         if tokenizer not in TOKENIZERS:
             raise ModalityError(f"text tokenizer must be one of {', '.join(TOKENIZERS)}; got {tokenizer!r}")
         if max_len < 2:
@@ -159,7 +161,7 @@ class TextModality(Modality):
             raise ModalityError(f"text vocab_size must exceed {len(SPECIAL_TOKENS)}; got {vocab_size}")
         self.max_len, self.feature_dim, self.embed, self.hidden = max_len, feature_dim, embed, hidden
         self.weight, self.temperature = weight, temperature
-        self.tokenizer, self.target_vocab = tokenizer, vocab_size
+        self.kind, self.target_vocab = tokenizer, vocab_size
         self.backend = backend
 
     @classmethod
@@ -179,6 +181,16 @@ class TextModality(Modality):
         return cls(backend=tok, **config)
 
     # -- vocabulary --------------------------------------------------------------------------
+    @property
+    def tokenizer(self):
+        """The trained ``tokenizers.Tokenizer`` (None before training or loading); its kind
+        (``word`` or ``bpe``) is :attr:`kind`."""
+        return self.backend
+
+    @tokenizer.setter
+    def tokenizer(self, value) -> None:
+        self.backend = value
+
     def _tok(self):
         if self.backend is None:
             raise ModalityError("the text modality has no tokenizer: build it with "
@@ -200,8 +212,8 @@ class TextModality(Modality):
         return self._encode(raws, None)
 
     def encode_data(self, raws: Sequence[Any]) -> torch.Tensor:
-        """Training captions -> ids: a caption over ``max_len - 1`` tokens is cut and an unknown
-        word read as ``[UNK]``, with one warning per batch."""
+        """Training captions -> ids: a caption over ``max_len - 1`` tokens is cut, with one
+        warning per batch."""
         with batch_notes("caption", len(raws)) as notes:
             return self._encode(raws, notes)
 
@@ -212,19 +224,15 @@ class TextModality(Modality):
         for i, (text, enc) in enumerate(zip(texts, tok.encode_batch(texts))):
             ids = enc.ids
             unknown = [text[a:b] for tid, (a, b) in zip(ids, enc.offsets) if tid == UNK]
-            if notes is not None:
-                notes.next_item()
-                if unknown:
-                    notes.add("words outside the vocabulary read as [UNK]", shorten(unknown[0], 30))
-                if len(ids) > self.max_len - 1:
-                    notes.add(f"cut to {self.max_len - 1} tokens (text max_len {self.max_len})",
-                              f"{len(ids)} tokens")
-                    ids = ids[:self.max_len - 1]
-            elif unknown:
+            if unknown:
                 raise ModalityError(f"word(s) {', '.join(shorten(w, 30) for w in dict.fromkeys(unknown))} in "
                                     f"{shorten(text)} are not in this model's vocabulary of "
                                     f"{self.vocab_size - len(SPECIAL_TOKENS)} words; rephrase with "
                                     "known words (see assets/tokenizer.json in the run folder)")
+            if notes is not None and len(ids) > self.max_len - 1:
+                notes.next_item()
+                notes.add(f"cut to {self.max_len - 1} tokens (text max_len {self.max_len})", f"{len(ids)} tokens")
+                ids = ids[:self.max_len - 1]
             elif len(ids) > self.max_len - 1:
                 raise ModalityError(f"{shorten(text)} has {len(ids)} tokens; this model reads at most "
                                     f"{self.max_len - 1} (text max_len {self.max_len}); shorten it")
@@ -241,7 +249,7 @@ class TextModality(Modality):
                 if t in (EOS, PAD):
                     break
                 ids.append(t)
-            texts.append(decode_ids(tok, self.tokenizer, ids))
+            texts.append(decode_ids(tok, self.kind, ids))
         return texts
 
     def word_sets(self, x: torch.Tensor) -> torch.Tensor:
@@ -249,7 +257,7 @@ class TextModality(Modality):
         W words (the tokenizer's for ``word``; the batch's own for ``bpe``, whose tokens are
         pieces of words). Special tokens are not words."""
         ids = x.long()
-        if self.tokenizer == "word":
+        if self.kind == "word":
             present = torch.zeros(len(ids), self.vocab_size, dtype=torch.bool, device=ids.device)
             present.scatter_(1, ids, True)
             present[:, [PAD, UNK, BOS, EOS]] = False
@@ -288,7 +296,7 @@ class TextModality(Modality):
     def config(self) -> dict:
         return {"max_len": self.max_len, "feature_dim": self.feature_dim, "embed": self.embed,
                 "hidden": self.hidden, "weight": self.weight, "temperature": self.temperature,
-                "tokenizer": self.tokenizer, "vocab_size": self.target_vocab}
+                "tokenizer": self.kind, "vocab_size": self.target_vocab}
 
     def save_assets(self, folder: Path) -> None:
         write_text_atomic(Path(folder) / TOKENIZER_FILE, self._tok().to_str())
