@@ -100,8 +100,8 @@ def evaluate_files(pipe, data: str | Path, n: int, seed: int = 0, temperature: f
         evaluated = encode_samples(selection.evaluated, pipe.modalities, log=log, what="evaluated samples")
         scorer_data = encode_samples(selection.scorer, pipe.modalities, log=log, what="scorer samples")
         keys = hashlib.sha256("\n".join(s.key for s in selection.scorer).encode()).hexdigest()[:8]
-    log(f"evaluating {len(evaluated.data)} samples of {data} ({selection.why}; {n} asked); "
-        f"the scorers train on {len(scorer_data.data)} samples"
+    log(f"evaluating {len(evaluated.data)} samples of {data} ({selection.why}; {n} asked; read in "
+        f"{time.perf_counter() - t0:.0f} s); the scorers train on {len(scorer_data.data)} samples"
         + (" including the evaluated ones (too few others)" if selection.scorer_includes_evaluated else ""))
     suite = PairedEvaluation(pipe, evaluated, scorer_data, f"{fingerprint}-{keys}", selection, seed,
                              temperature, log, cache_dir=scorer_dir, budget=budget or ScorerBudget(seed=seed),

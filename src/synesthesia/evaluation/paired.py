@@ -27,7 +27,7 @@ from synesthesia.evaluation.diversity import distinct_n, self_bleu
 from synesthesia.evaluation.fidelity import PrecomputedFeatures, _kid_compute, _kid_metric
 from synesthesia.evaluation.generation import direction_name, generate_tensors, model_directions
 from synesthesia.evaluation.paired_data import EncodedSamples, Selection
-from synesthesia.evaluation.scorer import ContrastiveScorer, get_scorer
+from synesthesia.evaluation.scorer import ContrastiveScorer, get_scorer, retrieval_metrics
 from synesthesia.evaluation.scorer_fit import ScorerBudget, fit_scorer
 
 
@@ -83,6 +83,7 @@ class PairedEvaluation:
         self.cache_dir = cache_dir or default_cache_dir().parent / "scorers"
         self.budget = budget or ScorerBudget(seed=seed)
         self.scorers: dict[tuple[str, str], ContrastiveScorer] = {}
+        self._embedded: dict[tuple, torch.Tensor] = {}
 
     def scorer(self, a: str, b: str) -> ContrastiveScorer:
         pair = tuple(sorted((a, b)))
@@ -101,14 +102,25 @@ class PairedEvaluation:
             self.scorers[pair] = scorer
         return self.scorers[pair]
 
-    def score(self, given: str, x_given: torch.Tensor, target: str, x_target: torch.Tensor) -> dict:
-        """Similarity of each target to its input, and R-precision: the target retrieving its own
-        input among ``pool - 1`` others (pool 100, or all rows when fewer)."""
+    @torch.no_grad()
+    def _real(self, scorer: ContrastiveScorer, modality: str, rows: torch.Tensor) -> torch.Tensor:
+        """The scorer's embedding (N, E) of the real samples ``rows`` of ``modality``, computed once."""
+        key = (scorer.names, modality, hash(rows.numpy().tobytes()))
+        if key not in self._embedded:
+            self._embedded[key] = scorer.embed(modality, self.eval.tensors(modality, rows))
+        return self._embedded[key]
+
+    @torch.no_grad()
+    def score(self, given: str, rows: torch.Tensor, target: str, generated: torch.Tensor | None = None) -> dict:
+        """Similarity of each target (``generated``, else the real one) to its input, and
+        R-precision: the target retrieving its own input among ``pool - 1`` others (pool 100, or
+        all rows when fewer)."""
         scorer = self.scorer(given, target)
-        pool = min(100, len(x_given))
-        ordered = (x_given, x_target) if scorer.names[0] == given else (x_target, x_given)
-        retrieval = scorer.retrieval(*ordered, k=1, pool=pool)
-        return {"similarity": float(scorer.similarity(*ordered).mean()),
+        z_given = self._real(scorer, given, rows)
+        z_target = self._real(scorer, target, rows) if generated is None else scorer.embed(target, generated)
+        pool = min(100, len(rows))
+        retrieval = retrieval_metrics(z_given, z_target, (given, target), 1, pool)
+        return {"similarity": float((z_given * z_target).sum(-1).mean()),
                 "r_precision": retrieval[f"{target}->{given}/recall@1"], "pool": pool}
 
     def direction(self, given: tuple[str, ...], target: str, ceiling: dict, generated: dict) -> dict | None:
@@ -118,13 +130,12 @@ class PairedEvaluation:
                      f"{' and '.join((*given, target))}")
             return None
         t0 = time.perf_counter()
-        x = {m: self.eval.tensors(m, rows) for m in (*given, target)}
-        out = generate_tensors(self.pipe, {m: x[m] for m in given}, target, seed=self.seed,
+        out = generate_tensors(self.pipe, {m: self.eval.tensors(m, rows) for m in given}, target, seed=self.seed,
                                temperature=self.temperature, **self.options)
-        per_given = {g: self.score(g, x[g], target, out) for g in given}
+        per_given = {g: self.score(g, rows, target, out) for g in given}
         for g in given:
             if f"{g}<->{target}" not in ceiling:
-                ceiling[f"{g}<->{target}"] = self.score(g, x[g], target, x[target])
+                ceiling[f"{g}<->{target}"] = self.score(g, rows, target)
         row = {"similarity": float(np.mean([v["similarity"] for v in per_given.values()])),
                "r_precision": float(np.mean([v["r_precision"] for v in per_given.values()])),
                "per_given": per_given, "samples": len(rows)}
@@ -155,8 +166,9 @@ class PairedEvaluation:
             if len(rows) < 2:
                 continue
             scorer = self.scorer(given, target)
-            real = scorer.embed(target, self.eval.tensors(target, rows)).detach()
-            fake_f = scorer.embed(target, fake).detach()
+            real = self._real(scorer, target, rows)
+            with torch.no_grad():
+                fake_f = scorer.embed(target, fake)
             out[target] = {**fid_kid(real, fake_f, self.seed), "conditional_on": given, "samples": len(rows)}
         return out
 

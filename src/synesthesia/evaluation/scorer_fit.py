@@ -3,7 +3,8 @@ stopped early when held-out R-precision stops improving, the best epoch's weight
 
 A tenth of the pairs (at least ``min_heldout``) is held out. After each epoch the held-out
 R-precision (1 true partner among up to 99 others, both directions averaged) is computed and
-logged; training stops after ``patience`` epochs without a gain or at ``max_epochs``. The learning
+logged; training stops after ``patience`` epochs without a gain (not before ``min_epochs``) or at
+``max_epochs``. The learning
 rate warms up over the first epoch and decays on a cosine over ``max_epochs``. Fixed seeds give
 the same scorer on any machine.
 """
@@ -28,6 +29,7 @@ class ScorerBudget:
 
     max_epochs: int = 20          # passes over the training pairs at most
     patience: int = 3             # epochs without a better held-out R-precision before stopping
+    min_epochs: int = 5           # epochs trained before early stopping may stop (a contrastive start is flat)
     batch_size: int = 64          # pairs per step (the contrastive negatives)
     lr: float = 2e-3              # peak AdamW learning rate
     max_pairs: int = 20000        # training pairs used at most (a random subset beyond)
@@ -73,7 +75,7 @@ def fit_scorer(modalities: Mapping[str, object], data: TensorDataset, budget: Sc
     x_a, x_b = held.data[names[0]], held.data[names[1]]
     batch = min(budget.batch_size, len(train))
     per_epoch = max(1, len(train) // batch)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch.enable_grad():     # callers may be under no_grad
         torch.manual_seed(budget.seed)
         scorer = ContrastiveScorer(dict(modalities), budget.embed_dim)     # type: ignore[arg-type]
         opt = torch.optim.AdamW(scorer.parameters(), lr=budget.lr, weight_decay=1e-4)
@@ -98,7 +100,7 @@ def fit_scorer(modalities: Mapping[str, object], data: TensorDataset, budget: Sc
                 f"({time.perf_counter() - t0:.0f} s)")
             if r > best + 1e-4:
                 best, best_state, best_epoch = r, copy.deepcopy(scorer.state_dict()), epoch
-            elif epoch - best_epoch >= budget.patience:
+            elif epoch - best_epoch >= budget.patience and epoch >= budget.min_epochs:
                 break
     scorer.load_state_dict(best_state)
     scorer.eval()
