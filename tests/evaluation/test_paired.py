@@ -5,19 +5,23 @@ import json
 
 import pytest
 import torch
+from test_suite import LookupModel
 
 from synesthesia.evaluation.commands import summary
 from synesthesia.evaluation.evaluate import evaluate, record
-from synesthesia.evaluation.paired_data import (MIN_SCORER_PAIRS, Sample, choose_samples, encode_samples,
-                                                read_samples)
+from synesthesia.evaluation.paired_data import (
+    MIN_SCORER_PAIRS,
+    Sample,
+    choose_samples,
+    encode_samples,
+    read_samples,
+)
 from synesthesia.evaluation.scorer_fit import ScorerBudget
 from synesthesia.pipeline import Pipeline
 from synesthesia.world import WorldConfig
 from synesthesia.world.cache import write_cache
 from synesthesia.world.export import export_files
 from synesthesia.world.world import ShapesWorld
-
-from test_suite import LookupModel
 
 N_FILES, N_EVAL = 900, 160
 TINY_BUDGET = ScorerBudget(max_epochs=6, patience=2, batch_size=64)

@@ -12,7 +12,14 @@ from PIL import Image
 
 from synesthesia.config import ConfigError, RunConfig
 from synesthesia.errors import SynesthesiaError
-from synesthesia.limits import LimitError, LimitExceeded, Limits, get_limits, set_limits, using_limits
+from synesthesia.limits import (
+    LimitError,
+    LimitExceeded,
+    Limits,
+    get_limits,
+    set_limits,
+    using_limits,
+)
 from synesthesia.modalities import ModalityError, build_modality
 from synesthesia.modalities.files import write_mp4, write_wav
 from synesthesia.modalities.text import TextModality

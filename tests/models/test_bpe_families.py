@@ -11,9 +11,17 @@ from synesthesia.modalities.text import EOS, TextModality
 from synesthesia.models.gan import ConditionalGAN, GANConfig
 from synesthesia.models.gan.model import condition_fits
 from synesthesia.models.joint_vae import JointVAE, JointVAEConfig
-from synesthesia.models.transformer import (AutoregressiveConfig, AutoregressiveGenerator, Captioner,
-                                            CaptionerConfig)
-from synesthesia.models.transformer.expander import CaptionExpander, ExpanderConfig, train_expander
+from synesthesia.models.transformer import (
+    AutoregressiveConfig,
+    AutoregressiveGenerator,
+    Captioner,
+    CaptionerConfig,
+)
+from synesthesia.models.transformer.expander import (
+    CaptionExpander,
+    ExpanderConfig,
+    train_expander,
+)
 from synesthesia.training.adversarial import plain_update
 from tests.conftest import TINY_MODALITIES, TINY_WORLD
 

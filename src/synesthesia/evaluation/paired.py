@@ -24,18 +24,32 @@ import torch
 
 from synesthesia.evaluation.captioning import cider_d, corpus_bleu
 from synesthesia.evaluation.diversity import distinct_n, self_bleu
-from synesthesia.evaluation.fidelity import PrecomputedFeatures, _kid_compute, _kid_metric
-from synesthesia.evaluation.generation import direction_name, generate_tensors, model_directions
+from synesthesia.evaluation.fidelity import (
+    PrecomputedFeatures,
+    _kid_compute,
+    _kid_metric,
+)
+from synesthesia.evaluation.generation import (
+    direction_name,
+    generate_tensors,
+    model_directions,
+)
 from synesthesia.evaluation.paired_data import EncodedSamples, Selection
-from synesthesia.evaluation.scorer import ContrastiveScorer, get_scorer, retrieval_metrics
+from synesthesia.evaluation.scorer import (
+    ContrastiveScorer,
+    get_scorer,
+    retrieval_metrics,
+)
 from synesthesia.evaluation.scorer_fit import ScorerBudget, fit_scorer
-
 
 # the scorer's towers: the run's modalities with narrower networks (the tensors are the same)
 SCORER_WIDTHS = {"image": {"channels": 16, "feature_dim": 128, "residual": False},
                  "video": {"channels": 8, "feature_dim": 128, "residual": False},
                  "audio": {"channels": 32, "feature_dim": 128, "residual": False},
                  "text": {"embed": 64, "hidden": 128, "feature_dim": 128}}
+
+
+WEAK_SCORER = 0.05                   # held-out R-precision below which a scorer is flagged as a poor judge
 
 
 def scorer_modality(modality):
@@ -99,6 +113,11 @@ class PairedEvaluation:
             scorer = get_scorer(self.cache_dir, key, mods, train)
             if scorer.info.get("source") == "cache":
                 self.log(f"the {pair[0]}–{pair[1]} scorer comes from the cache ({key})")
+            heldout = (scorer.info.get("heldout") or {}).get("r_precision")
+            if heldout is not None and heldout < WEAK_SCORER:
+                self.log(f"warning: the {pair[0]}–{pair[1]} scorer finds the true partner of only "
+                         f"{heldout:.1%} of held-out samples (chance 1 %): its figures say little; give "
+                         "more paired samples or raise --scorer-epochs")
             self.scorers[pair] = scorer
         return self.scorers[pair]
 
@@ -187,7 +206,8 @@ class PairedEvaluation:
             self.log(f"  skipped (the data lacks a modality): {', '.join(skipped)}")
         fid = self.fidelity(generated)
         scorers = {f"{a}<->{b}": {"key": s.info.get("key"), "source": s.info.get("source"),
-                                  "training": s.info.get("training"), "heldout": s.info.get("heldout")}
+                                  "training": s.info.get("training"), "heldout": s.info.get("heldout"),
+                                  "weak": (s.info.get("heldout") or {}).get("r_precision", 1.0) < WEAK_SCORER}
                    for (a, b), s in self.scorers.items()}
         return {"coherence": coh, "real_pairs": ceiling, "fid": {m: v["fid"] for m, v in fid.items()},
                 "scorer_fidelity": fid, "captioning": self.captioning(generated),

@@ -20,7 +20,11 @@ from typing import Callable, Mapping
 import torch
 
 from synesthesia.data.store import TensorDataset
-from synesthesia.evaluation.scorer import ContrastiveScorer, ScorerError, retrieval_metrics
+from synesthesia.evaluation.scorer import (
+    ContrastiveScorer,
+    ScorerError,
+    retrieval_metrics,
+)
 
 
 @dataclass

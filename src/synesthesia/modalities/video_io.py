@@ -22,7 +22,12 @@ from PIL import Image
 
 from synesthesia.limits import LimitExceeded, exceeded, get_limits
 from synesthesia.modalities.base import ModalityError
-from synesthesia.modalities.media import IMAGE_FORMATS, SOUND_FORMATS, check_file, unreadable
+from synesthesia.modalities.media import (
+    IMAGE_FORMATS,
+    SOUND_FORMATS,
+    check_file,
+    unreadable,
+)
 
 
 def even_indices(total: int, frames: int) -> np.ndarray:
