@@ -219,7 +219,7 @@ def table(results: dict) -> str:
     for r in results["speed"]:
         lines.append(f"| {'training' if r['model'] else 'loader only'} samples/s | {r['mode']}, "
                      f"{r['workers']} loader workers, {r['n']} samples | {r['samples_per_s']} |")
-    for name, v in results["ratios"].items():
+    for name, v in results.get("ratios", {}).items():
         lines.append(f"| ratio prepared / in memory | {name} | {v:.3f} |")
     for r in results["memory"]:
         lines.append(f"| peak memory of training | {r['mode']}, {r['n']:,} samples, {r['steps']} steps | "
@@ -237,15 +237,36 @@ def main() -> None:
     p.add_argument("--sizes", default="10000,100000", help="prepared sizes for the memory measurement")
     p.add_argument("--repeats", type=int, default=2, help="alternating repeats of each speed run (median kept)")
     p.add_argument("--workdir", default=None, help="where to write the data (default: a temporary folder)")
+    p.add_argument("--parts", default="prepare,speed,memory", help="which measurements to run")
     args = p.parse_args()
     tmp = Path(args.workdir or tempfile.mkdtemp(prefix="synesthesia-data-bench-"))
     results: dict = {"cpu_count": os.cpu_count(), "omp_threads": os.environ.get("OMP_NUM_THREADS"),
                      "load_average_start": os.getloadavg(), "prepare": [], "speed": [], "memory": []}
-    for fmt in ("jpg", "png"):
+    parts = args.parts.split(",")
+    for fmt in ("jpg", "png") if "prepare" in parts else ():
         for workers in (1, 2):
             results["prepare"].append(prepare_speed(tmp, args.images, fmt, workers))
             print(json.dumps(results["prepare"][-1]), file=sys.stderr, flush=True)
-    speed_folder = write_prepared(tmp / "speed", args.speed_n)
+    if "speed" in parts:
+        speed(results, tmp, args)
+    for n in (int(s) for s in args.sizes.split(",")) if "memory" in parts else ():
+        folder = tmp / f"mem-{n}"
+        if not folder.exists():
+            write_prepared(folder, n)
+        for mode in ("prepared", "memory"):
+            r = run_child(folder, mode, args.steps, 0, args.batch)
+            results["memory"].append({"mode": mode, "n": n, **r})
+            print(json.dumps(results["memory"][-1]), file=sys.stderr, flush=True)
+    results["load_average_end"] = os.getloadavg()
+    print(json.dumps(results, indent=1))
+    print(table(results))
+
+
+def speed(results: dict, tmp: Path, args) -> None:
+    """Training and loader samples/s, prepared against in memory, alternating runs; medians kept."""
+    speed_folder = tmp / "speed"
+    if not speed_folder.exists():
+        write_prepared(speed_folder, args.speed_n)
     runs = [("prepared", 0, True), ("memory", 0, True), ("prepared", 2, True), ("prepared", 0, False),
             ("memory", 0, False)]
     samples: dict = {}
@@ -261,15 +282,6 @@ def main() -> None:
     results["ratios"] = {"training, 0 workers": med[("prepared", 0, True)] / med[("memory", 0, True)],
                          "training, prepared with 2 workers": med[("prepared", 2, True)] / med[("memory", 0, True)],
                          "loader only, 0 workers": med[("prepared", 0, False)] / med[("memory", 0, False)]}
-    for n in (int(s) for s in args.sizes.split(",")):
-        folder = write_prepared(tmp / f"mem-{n}", n)
-        for mode in ("prepared", "memory"):
-            r = run_child(folder, mode, args.steps, 0, args.batch)
-            results["memory"].append({"mode": mode, "n": n, **r})
-            print(json.dumps(results["memory"][-1]), file=sys.stderr, flush=True)
-    results["load_average_end"] = os.getloadavg()
-    print(json.dumps(results, indent=1))
-    print(table(results))
 
 
 if __name__ == "__main__":

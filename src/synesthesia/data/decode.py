@@ -103,7 +103,9 @@ class Decoder:
         text = self.modalities.get("text")
         kept: list[str] = []
         for c in sample.captions:
-            if not isinstance(c, str) or not c.strip():
+            if not isinstance(c, str):
+                dropped.append(rejection(sample, f"caption is {type(c).__name__}, not text", kind="caption"))
+            elif not c.strip():
                 dropped.append(rejection(sample, "empty caption", kind="caption"))
             else:
                 kept.append(c.strip())

@@ -20,8 +20,8 @@ from synesthesia.modalities.base import Modality
 from synesthesia.world import WorldConfig
 from synesthesia.world.cache import WorldCache
 from synesthesia.world.world import ShapesWorld, codes_matrix
-from synesthesia.data.errors import DataError
-from synesthesia.data.readers.safety import CAPTION_LIMIT, check_regular, confine, read_caption_file
+from synesthesia.data.errors import DataError, SampleError
+from synesthesia.data.readers.safety import CAPTION_LIMIT, MEDIA_LIMIT, check_regular, confine, read_caption_file
 
 
 @dataclass
@@ -118,11 +118,9 @@ class ManifestSource:
     def _file(self, row: dict, m: str) -> Path:
         """The row's file for ``m``, kept inside the manifest's folder and checked to be a
         regular file (see :mod:`synesthesia.data.readers.safety`)."""
-        from synesthesia.data.errors import SampleError
-
         try:
             path = confine(self.path.parent, row[m])
-            check_regular(path, CAPTION_LIMIT if m == "text" else 2 << 30, f"{m} file")
+            check_regular(path, CAPTION_LIMIT if m == "text" else MEDIA_LIMIT, f"{m} file")
         except SampleError as err:
             raise DataError(f"{self.path}: {err.path}: {err.reason}") from None
         return path
@@ -135,8 +133,6 @@ class ManifestSource:
         return modality.read(self._file(row, m))
 
     def _caption_file(self, row: dict) -> str:
-        from synesthesia.data.errors import SampleError
-
         try:
             return read_caption_file(self._file(row, "text"))
         except SampleError as err:

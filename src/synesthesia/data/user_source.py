@@ -11,8 +11,9 @@ from synesthesia.data.columns import ColumnDataset, in_memory
 from synesthesia.data.decode import Decoder
 from synesthesia.data.errors import DataError
 from synesthesia.data.plan import Plan, make_plan
-from synesthesia.data.readers import ReaderOptions
+from synesthesia.data.readers import ReaderOptions, detect_format
 from synesthesia.data.rejected import REJECTED_FILE, check_limit, write_rejected
+from synesthesia.data.sources import WorldSource
 from synesthesia.modalities import build_modality
 from synesthesia.modalities.base import Modality
 
@@ -108,9 +109,6 @@ def data_path(data) -> str | None:
 def open_data(data, run_dir: str | Path | None = None):
     """The training source for a ``DataConfig``: the procedural world, a world cache, a prepared
     folder, or any readable layout (decoded into memory)."""
-    from synesthesia.data.readers import detect_format
-    from synesthesia.data.sources import WorldSource
-
     where = data_path(data)
     if not where:
         return WorldSource.from_config(data.world, None)

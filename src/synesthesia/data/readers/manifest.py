@@ -1,6 +1,7 @@
 """synesthesia's JSONL manifest: one JSON object per line, a path per modality relative to the
 manifest's folder, captions inline (``"caption": "..."`` or ``"captions": [...]``) or as a text
-file (``"text": "text/0001.txt"``), and an optional ``"split"``::
+file (``"text": "text/0001.txt"``, read when the row has no inline caption), and an optional
+``"split"``::
 
     {"id": "0001", "image": "image/0001.png", "audio": "audio/0001.wav",
      "captions": ["a red star", "a star, red"], "split": "train"}
@@ -55,7 +56,9 @@ class ManifestReader(Reader):
             captions, error = row_captions(row)
             sample = Sample(str(row.get("id", i)), split_name(row.get("split"), where),
                             captions=captions, origin=where, error=error)
-            for m in (*MEDIA_MODALITIES, "text"):
+            for m in MEDIA_MODALITIES:
                 if m in row:
                     sample.media[m] = self.file(row[m])
+            if "text" in row and not captions:          # a caption file, unless the row has them inline
+                sample.media["text"] = self.file(row["text"])
             yield sample
