@@ -24,7 +24,7 @@ PRESET = Path(__file__).resolve().parents[1] / "configs" / "transformer" / "capt
 
 
 def train_one(tokenizer: str, args) -> Path:
-    from synesthesia.config import RunConfig
+    from synesthesia.runs.config import RunConfig
     from synesthesia.training.run import train
 
     out = Path(args.out) / tokenizer

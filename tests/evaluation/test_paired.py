@@ -7,7 +7,7 @@ import pytest
 import torch
 from test_suite import LookupModel
 
-from synesthesia.evaluation.commands import summary
+from synesthesia.cli.evaluate import summary
 from synesthesia.evaluation.evaluate import evaluate, record
 from synesthesia.evaluation.paired_data import (
     MIN_SCORER_PAIRS,

@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from synesthesia.config import RunConfig
+from synesthesia.runs.config import RunConfig
 from synesthesia.evaluation.evaluate import evaluate
 from synesthesia.evaluation.scorer_fit import ScorerBudget
 from synesthesia.training.run import train

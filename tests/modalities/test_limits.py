@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from synesthesia.config import ConfigError, RunConfig
+from synesthesia.config import ConfigError
+from synesthesia.runs.config import RunConfig
 from synesthesia.errors import SynesthesiaError
 from synesthesia.limits import (
     LimitError,

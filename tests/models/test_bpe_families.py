@@ -9,7 +9,7 @@ from synesthesia.data.sources import WorldSource
 from synesthesia.modalities import build_modality
 from synesthesia.modalities.text import EOS, TextModality
 from synesthesia.models.gan import ConditionalGAN, GANConfig
-from synesthesia.models.gan.model import condition_fits
+from synesthesia.models.gan.conditions import condition_fits
 from synesthesia.models.joint_vae import JointVAE, JointVAEConfig
 from synesthesia.models.transformer import (
     AutoregressiveConfig,
@@ -17,11 +17,8 @@ from synesthesia.models.transformer import (
     Captioner,
     CaptionerConfig,
 )
-from synesthesia.models.transformer.expander import (
-    CaptionExpander,
-    ExpanderConfig,
-    train_expander,
-)
+from synesthesia.models.transformer.expander import CaptionExpander, ExpanderConfig
+from synesthesia.training.expander import train_expander
 from synesthesia.training.adversarial import plain_update
 from tests.conftest import TINY_MODALITIES, TINY_WORLD
 
@@ -114,7 +111,7 @@ def test_expander_on_bpe_text(bpe_modalities):
     text = bpe_modalities["text"]
     partial = ["a red circle", "a blue square"] * 16
     complete = ["a big red circle on a plain background", "a small blue square at the top left"] * 16
-    model, summary = train_expander(text, partial, complete, minutes=None, steps=150, batch_size=16, lr=3e-3,
+    model, summary = train_expander(text, partial, complete, steps=150, batch_size=16, lr=3e-3,
                                     config=ExpanderConfig(width=32, heads=2, encoder_layers=1, decoder_layers=1))
     assert summary["steps"] == 150
     out = text.decode(model.expand(text.encode(["a blue square", "a red circle"]), temperature=0.0))
@@ -124,7 +121,8 @@ def test_expander_on_bpe_text(bpe_modalities):
 
 
 def test_autoregressive_generator_on_bpe_text(bpe_modalities, bpe_data, tmp_path):
-    from synesthesia.config import RunConfig
+    from synesthesia.runs.config import RunConfig
+    from synesthesia.runs.folder import read_finished_run
     from synesthesia.training.run import train
 
     tok = train(RunConfig.from_dict({
@@ -136,7 +134,8 @@ def test_autoregressive_generator_on_bpe_text(bpe_modalities, bpe_data, tmp_path
     torch.manual_seed(0)
     mods = {m: bpe_modalities[m] for m in ("image", "text")}
     model = AutoregressiveGenerator(mods, AutoregressiveConfig(kind="autoregressive", width=32, heads=2, layers=1,
-                                                               tokenizer_run=str(tok)))
+                                                               tokenizer_run=str(tok)),
+                                    read_run=read_finished_run)
     losses = _steps(model, bpe_data[list(range(16))], steps=6)
     assert losses[-1] < losses[0]
     model.eval()
@@ -147,7 +146,7 @@ def test_autoregressive_generator_on_bpe_text(bpe_modalities, bpe_data, tmp_path
 
 
 def test_a_run_on_users_files_trains_bpe_and_reads_any_caption(tmp_path):
-    from synesthesia.config import RunConfig
+    from synesthesia.runs.config import RunConfig
     from synesthesia.pipeline import load
     from synesthesia.training.run import train
     from synesthesia.world import WorldConfig
@@ -164,7 +163,7 @@ def test_a_run_on_users_files_trains_bpe_and_reads_any_caption(tmp_path):
         "data": {"manifest": str(manifest), "n_train": 40, "n_val": 8},
         "train": {"batch_size": 16, "max_steps": 2, "checkpoint_every": 2, "log_every": 1}}),
         tmp_path / "run", progress=False)
-    assert RunConfig.from_yaml(run / "config.yaml").modalities["text"]["tokenizer"] == "bpe"
+    assert RunConfig.from_yaml(run / "config.yaml").modalities["text"].tokenizer == "bpe"
     pipe = load(run)
     assert pipe.generate("image", text="a purple giraffe", seed=0)[0].size == (16, 16)
     assert isinstance(pipe.generate("text", image=str(tmp_path / "files" / "image" / "000000.png"), seed=0)[0], str)

@@ -163,7 +163,7 @@ class TextConfig(Section):
     hidden: int = 256                  # hidden width of the default encoder and GRU decoder
     weight: float | None = None        # likelihood weight (default: counts as much as a 32x32 RGB image)
     temperature: float = 0.0           # sampling temperature of generated captions (0: greedy)
-    tokenizer: str = "word"            # word (a closed vocabulary) or bpe (byte-level subwords: any caption encodes)
+    tokenizer: str | None = None       # word (closed vocabulary) or bpe (byte-level subwords); default: word on the world, bpe on files
     vocab_size: int | None = None      # bpe: the vocabulary's size (default 4096)
 
 
@@ -179,8 +179,10 @@ class TextModality(Modality):
     option_attributes = {"tokenizer": "kind", "vocab_size": "target_vocab"}
 
     def __init__(self, backend=None, **options: Any) -> None:
-        given = options.get("tokenizer", "word")
-        if given is not None and not isinstance(given, str):     # a trained tokenizers.Tokenizer given directly
+        given = options.get("tokenizer")
+        if given is None:
+            options["tokenizer"] = "word"
+        elif not isinstance(given, str):     # a trained tokenizers.Tokenizer given directly
             backend = given
             options["tokenizer"] = "bpe" if type(given.model).__name__ == "BPE" else "word"
         self.backend = backend
