@@ -15,6 +15,7 @@ per sample; ``--no-expand`` measures the model alone. Prints JSON.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -28,13 +29,12 @@ def measure(pipe, p: float = 0.5, captions: int = 200, per: int = 20, target: st
     from synesthesia.data.sources import WorldSource
     from synesthesia.evaluation.diversity import entropy_ratio
     from synesthesia.evaluation.generation import generate_raw
-    from synesthesia.evaluation.oracles import get_oracle
+    from synesthesia.world.judges.oracles import get_oracle
     from synesthesia.world.parser import parse_captions
 
     t0 = time.perf_counter()
-    world = dict(pipe.config.data.world)
-    world["partial_caption_p"] = p
-    source = WorldSource.from_config(world)
+    world = dataclasses.replace(pipe.config.data.world, partial_caption_p=p)
+    source = WorldSource(world)
     raw = source.load("test", captions, ["text"])
     truth = {a: np.asarray(v) for a, v in raw["codes"].items()}
     named = parse_captions(raw["text"])
@@ -83,7 +83,7 @@ def main() -> None:
 
     pipe = load(args.run)
     result = measure(pipe, args.p, args.captions, args.per, args.target, args.temperature,
-                     expand=pipe.expander is not None and not args.no_expand)
+                     expand=pipe.runs[0].expander is not None and not args.no_expand)
     print(json.dumps({"run": str(args.run), **result}, indent=1))
 
 

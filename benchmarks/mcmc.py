@@ -63,14 +63,14 @@ def directions(pipe, world, n: int, complete: bool = False) -> dict:
 
 
 def score(pipe, oracle, given, truth, **options) -> tuple[dict, float, dict | None]:
-    from synesthesia.evaluation.attribute_coherence import coherence
+    from synesthesia.world.judges.coherence import coherence
     from synesthesia.evaluation.generation import generate_tensors
 
     t0 = time.perf_counter()
     images = generate_tensors(pipe, given, "image", seed=0, **options)
     seconds = time.perf_counter() - t0
     c = coherence(oracle.predict(pipe.modalities["image"].decode_batch(images)), truth)
-    return summary(c), seconds, getattr(pipe.model, "last_sampling", None)
+    return summary(c), seconds, pipe.last_sampling
 
 
 def summary(c) -> dict:
@@ -83,14 +83,16 @@ def read_back(pipe, oracle, given, truth, n: int = 300, **options) -> dict:
     """Decode the image and the caption from the same z (ancestral, or the MCMC of ``options``)
     for the first ``n`` inputs, and score both: where the caption is read back right and the
     image is not, the model's decoders disagree at that z and no sampler of its posterior helps."""
-    from synesthesia.evaluation.attribute_coherence import coherence
+    from synesthesia.world.judges.coherence import coherence
     from synesthesia.world.parser import parse_captions
+
+    from synesthesia.sampling.latent import mcmc_latents
 
     model, g = pipe.model, torch.Generator().manual_seed(0)
     sub = {m: x[:n] for m, x in given.items()}
     if options.get("sampler"):
-        z = model.sample_posterior_mcmc(sub, options["sampler"], options.get("steps", 30), generator=g,
-                                        prior=options.get("prior", "standard"))
+        prior = pipe.runs[0].prior(options.get("prior") or "standard")
+        z, _ = mcmc_latents(model, sub, options["sampler"], options.get("steps", 30), generator=g, prior=prior)
     else:
         z = model.sample_posterior(sub, g)
     out = model.decode(z, ["image", "text"], g)
@@ -102,7 +104,7 @@ def read_back(pipe, oracle, given, truth, n: int = 300, **options) -> dict:
 
 
 def main() -> None:
-    from synesthesia.models.joint_vae.model import PRIORS
+    from synesthesia.sampling.densities import DENSITIES
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", type=Path)
@@ -110,7 +112,7 @@ def main() -> None:
     ap.add_argument("--sampler", default="hmc")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--chains", type=int, default=1)
-    ap.add_argument("--prior", default="standard", choices=PRIORS,
+    ap.add_argument("--prior", default="standard", choices=list(DENSITIES),
                     help="p(z) of the MCMC and resampling targets (aggregate: the aggregate posterior of "
                          "2,000 training samples; gmm: a Gaussian mixture fitted to it)")
     ap.add_argument("--complete-captions", action="store_true",
@@ -121,30 +123,30 @@ def main() -> None:
     args = ap.parse_args()
 
     import synesthesia as syn
-    from synesthesia.evaluation.oracles import get_oracle
-    from synesthesia.world import WorldConfig
+    from synesthesia.world.judges.oracles import get_oracle
 
     rows = []
     for run in args.runs:
         pipe = syn.load(run)
-        world = WorldConfig.from_dict(pipe.config.data.world)
+        world = pipe.config.data.world
         oracle = get_oracle(world, "image")
         for name, (given, truth) in directions(pipe, world, args.n, args.complete_captions).items():
             if args.directions and name not in args.directions:
                 continue
             anc, t_anc, _ = score(pipe, oracle, given, truth)
+            prior = None if args.prior == "standard" else args.prior
             mc, t_mc, diag = score(pipe, oracle, given, truth, sampler=args.sampler, steps=args.steps,
-                                   chains=args.chains, prior=args.prior)
+                                   chains=args.chains, prior=prior)
             k = max(2, int(round(t_mc / max(t_anc, 1e-6))))
-            sir, t_sir, _ = score(pipe, oracle, given, truth, proposals=k, prior=args.prior)
-            row = {"run": str(run), "fusion": pipe.config.model.get("fusion"), "direction": name, "prior": args.prior,
+            sir, t_sir, _ = score(pipe, oracle, given, truth, proposals=k, prior=prior)
+            row = {"run": str(run), "fusion": pipe.config.model.fusion, "direction": name, "prior": args.prior,
                    "ancestral": anc, "ancestral_s": round(t_anc, 1),
                    "equal_time_resampled": sir, "proposals": k, "resampled_s": round(t_sir, 1),
                    args.sampler: mc, f"{args.sampler}_s": round(t_mc, 1), "diagnostics": diag}
             if name == "caption->image":        # what the decoders make of the same z
                 row["read_back"] = {"ancestral": read_back(pipe, oracle, given, truth),
                                     args.sampler: read_back(pipe, oracle, given, truth, sampler=args.sampler,
-                                                            steps=args.steps, prior=args.prior)}
+                                                            steps=args.steps, prior=prior)}
             rows.append(row)
             print(json.dumps(row), flush=True)
     print(f"\n| run | direction | ancestral | ancestral, equal time (K proposals) | {args.sampler} "

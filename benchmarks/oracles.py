@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import torch
 
-from synesthesia.evaluation.oracles import DEFAULT_TRAINING, get_oracle
+from synesthesia.world.judges.oracles import DEFAULT_TRAINING, get_oracle
 from synesthesia.world import WorldConfig
 
 SETUPS = {

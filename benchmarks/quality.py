@@ -1,9 +1,11 @@
-"""The leaderboard: train under a fixed time budget on this machine, evaluate, append a row.
+"""The leaderboard: train for a fixed budget, evaluate, append a row.
 
-    python benchmarks/quality.py --family joint_vae --fusion mopoe --level 3 --size 32 --budget-minutes 10
+    python benchmarks/quality.py --family joint_vae --fusion mopoe --level 3 --size 32 --budget-steps 5000 --seed 1
 
 Trains the preset ``configs/<family>/l<level>-<size>.yaml`` (with ``--modalities``, default
-image+text as in the CdSprites+ benchmark) for at most ``--budget-minutes`` of wall-clock time,
+image+text as in the CdSprites+ benchmark) for ``--budget-steps`` optimiser steps (the same model
+on a busy machine as on a quiet one) or for at most ``--budget-minutes`` of wall-clock time (then
+the row records the steps reached, which depend on the machine),
 evaluates it on 1,000 test samples with the oracles, and appends a row to
 ``benchmarks/results/leaderboard.md`` (and the full metrics to ``leaderboard.jsonl``) shaped like
 the CdSprites+ leaderboard: strict and per-attribute accuracy for text→image, image→text and
@@ -20,6 +22,7 @@ budget (e.g. one resumed with ``synesthesia train --resume``) is evaluated as it
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -29,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SHORT = {"shape": "S", "size": "Z", "colour": "C", "position": "P", "background": "B", "motion": "M"}
-HEADER = ("| family | fusion | level | px | modalities | budget min | steps | text→image strict | per attribute "
+HEADER = ("| family | fusion | level | px | modalities | budget | steps | text→image strict | per attribute "
           "| image→text strict | per attribute | joint strict | per attribute | FID image | date |")
 
 
@@ -53,7 +56,8 @@ def row(args, metrics: dict, steps: int) -> str:
         metrics.get("joint_coherence", nan)
     fid = metrics.get("fid", {}).get("image", float("nan"))
     name = args.fusion if args.family == "joint_vae" else args.variant
-    return (f"| {args.family} | {name} | {args.level} | {args.size} | {args.modalities} | {args.budget_minutes:g} | "
+    budget = f"{args.budget_minutes:g} min" if args.budget_minutes else f"{args.budget_steps} steps"
+    return (f"| {args.family} | {name} | {args.level} | {args.size} | {args.modalities} | {budget} | "
             f"{steps} | {t2i.get('strict', float('nan')):.3f} | {_per(t2i.get('per_attribute', {}))} | "
             f"{i2t.get('strict', float('nan')):.3f} | {_per(i2t.get('per_attribute', {}))} | "
             f"{joint['strict']:.3f} | {_per(joint['per_attribute'])} | {fid:.2f} | {time.strftime('%Y-%m-%d')} |")
@@ -85,7 +89,7 @@ def directions_only(pipe, n: int) -> dict:
 
     t0 = time.perf_counter()
     suite = WorldEvaluation(pipe, load_eval_data(pipe, None, n), log=lambda s: print(s, file=sys.stderr))
-    directions = model_directions(pipe.model, list(pipe.modalities))
+    directions = model_directions(pipe)
     metrics: dict = {"coherence": {direction_name(g, t): suite.direction(g, t) for g, t in directions}}
     metrics["captioning"] = suite.captioning(directions)
     metrics["fidelity"] = suite.fidelity(directions)
@@ -102,7 +106,9 @@ def main() -> None:
     ap.add_argument("--level", type=int, default=3)
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--modalities", default="image,text")
-    ap.add_argument("--budget-minutes", type=float, default=10.0)
+    ap.add_argument("--budget-minutes", type=float, default=None, help="wall-clock budget (the steps reached vary)")
+    ap.add_argument("--budget-steps", type=int, default=None, help="step budget (reproducible on any machine)")
+    ap.add_argument("--seed", type=int, default=0, help="training seed (train.seed)")
     ap.add_argument("--n", type=int, default=1000, help="test samples for the evaluation")
     ap.add_argument("--set", action="append", default=[], help="extra config overrides")
     ap.add_argument("--out", type=Path, default=None, help="run folder (default: a temporary one under runs/)")
@@ -110,28 +116,32 @@ def main() -> None:
     ap.add_argument("--resume", action="store_true",
                     help="continue the run in --out to --budget-minutes in all instead of training the preset")
     args = ap.parse_args()
+    if (args.budget_minutes is None) == (args.budget_steps is None):
+        ap.error("give one budget: --budget-steps N (reproducible) or --budget-minutes M")
+    budget = ([f"train.max_steps={args.budget_steps}", "train.max_minutes=null"] if args.budget_steps
+              else [f"train.max_minutes={args.budget_minutes}", "train.max_steps=-1"])
     if args.resume and (args.out is None or not (args.out / "config.yaml").is_file()):
         ap.error("--resume needs --out RUN, a run folder with a config.yaml (train it first without --resume)")
 
-    from synesthesia.config import RunConfig
+    from synesthesia.runs.config import RunConfig
     from synesthesia.evaluation.evaluate import evaluate
     from synesthesia.training.run import train
 
     if args.resume:                                       # the run's own config, a new total budget
-        config = RunConfig.from_yaml(args.out / "config.yaml", [f"train.max_minutes={args.budget_minutes}", *args.set])
+        config = RunConfig.from_yaml(args.out / "config.yaml", [*budget, *args.set])
     else:
         preset = ROOT / "configs" / args.family / f"l{args.level}-{args.size}.yaml"
         if args.family == "transformer":                  # transformer presets are named by variant
             preset = ROOT / "configs" / "transformer" / f"{args.variant}.yaml"
-        overrides = [f"train.max_minutes={args.budget_minutes}", "train.max_epochs=1000", "data.n_train=60000",
+        overrides = [*budget, "train.max_epochs=1000", "data.n_train=60000", f"train.seed={args.seed}",
                      f"data.modalities=[{args.modalities}]", *args.set]
         if args.family == "joint_vae":
             overrides.append(f"model.fusion={args.fusion}")
         config = RunConfig.from_yaml(preset, overrides)
     name = args.fusion if args.family == "joint_vae" else args.variant
-    out = args.out or ROOT / "runs" / "leaderboard" / f"{args.family}-{name}-l{args.level}-{args.size}"
+    out = args.out or ROOT / "runs" / "leaderboard" / f"{args.family}-{name}-l{args.level}-{args.size}-s{args.seed}"
     if out.exists() and not args.resume:
-        shutil.rmtree(out)
+        ap.error(f"{out} exists; give another --out, or --resume to continue it")
     t0 = time.perf_counter()
     train(config, out, resume=args.resume, progress=False)
     train_s = time.perf_counter() - t0
@@ -139,14 +149,12 @@ def main() -> None:
     from synesthesia.pipeline import load
 
     pipe = load(out)
-    if pipe.config is not None and pipe.config.data.world:
-        # the leaderboard scores complete captions, whatever captions the run trained on
-        pipe.config.data.world["partial_caption_p"] = 0.0
+    # the leaderboard scores complete captions, whatever captions the run trained on
+    pipe.config.data.world = dataclasses.replace(pipe.config.data.world, partial_caption_p=0.0)
     # the image→text→image cycle needs both directions (conditional GANs generate pixels only)
-    served = {(tuple(g), t) for g, t in pipe.model.directions()} if hasattr(pipe.model, "directions") else None
-    cycle = 3 if served is None or {(("image",), "text"), (("text",), "image")} <= served else 0
+    cycle = 3 if {(("image",), "text"), (("text",), "image")} <= set(pipe.directions()) else 0
     if set(getattr(pipe.model, "unconditional", lambda: pipe.modalities)()) >= set(pipe.modalities):
-        metrics = evaluate(pipe, n=args.n, out=out / "evaluation", cycle_rounds=cycle,
+        metrics = evaluate(pipe, n=args.n, out=out / "evaluation", cycle_rounds=cycle, overwrite=True,
                            log=lambda s: print(s, file=sys.stderr))
     else:                                                 # no joint samples (captioners)
         metrics = directions_only(pipe, args.n)

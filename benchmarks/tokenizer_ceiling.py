@@ -28,8 +28,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from synesthesia.data.sources import WorldSource
-    from synesthesia.evaluation.attribute_coherence import coherence
-    from synesthesia.evaluation.oracles import get_oracle
+    from synesthesia.world.judges.coherence import coherence
+    from synesthesia.world.judges.oracles import get_oracle
     from synesthesia.models.transformer.tokenizer import VisualTokenizer
     from synesthesia.pipeline import load
 
@@ -41,7 +41,7 @@ def main() -> None:
     tok.eval()
     visual = tok.name
     modality = pipe.modalities[visual]
-    source = WorldSource.from_config(dict(pipe.config.data.world))
+    source = WorldSource(pipe.config.data.world)
     raw = source.load("test", args.n, [visual])
     x = modality.encode(raw[visual])
     with torch.no_grad():

@@ -33,13 +33,13 @@ def _modalities(config):
 
 def from_preset(name: str):
     """A model with random weights at a preset's sizes, its modalities and world."""
-    from synesthesia.config import RunConfig
+    from synesthesia.runs.config import RunConfig
     from synesthesia.models.registry import build_model
 
     config = RunConfig.from_yaml(ROOT / "configs" / "transformer" / f"{name}.yaml", ["data.n_train=2000"])
     mods = _modalities(config)
-    if config.model["kind"] == "autoregressive":
-        config.model["tokenizer_run"] = None                  # the embedded tokenizer config suffices
+    if config.model.kind == "autoregressive":
+        config.model.tokenizer_run = None                     # the embedded tokenizer config suffices
     model = build_model("transformer", mods, config.model).eval()
     if hasattr(model, "tokenizer_ready"):
         model.tokenizer_ready.fill_(True)                     # random tokenizer weights: speed only

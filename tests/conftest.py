@@ -49,7 +49,7 @@ def seeded():
 
 def tiny_run_config(**train):
     """A RunConfig that trains the tiny world's four modalities in a few seconds."""
-    from synesthesia.config import RunConfig
+    from synesthesia.runs import RunConfig
 
     return RunConfig.from_dict({
         "family": "joint_vae",
@@ -67,3 +67,28 @@ def tiny_run(tmp_path_factory):
     from synesthesia.training.run import train
 
     return train(tiny_run_config(), tmp_path_factory.mktemp("runs") / "tiny", progress=False)
+
+
+# -- judges: tiny worlds and oracles trained with tiny budgets in a temporary cache --------------
+# Level 1 (shape only) at 16 px learns to ~100 % in about a second.
+def tiny_oracle_training():
+    from synesthesia.world.judges.oracles import OracleTraining
+
+    return OracleTraining(n_train=1536, epochs=2, n_test=500)
+
+
+@pytest.fixture(scope="session")
+def image_world() -> WorldConfig:
+    return WorldConfig(level=1, image_size=16, modalities=("image", "text"))
+
+
+@pytest.fixture(scope="session")
+def oracle_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("oracles")
+
+
+@pytest.fixture(scope="session")
+def image_oracle(image_world, oracle_cache):
+    from synesthesia.world.judges.oracles import get_oracle
+
+    return get_oracle(image_world, "image", cache_dir=oracle_cache, training=tiny_oracle_training())

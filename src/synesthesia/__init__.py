@@ -9,18 +9,12 @@ __version__ = "0.1.0"
 
 
 def load(*runs, routes=None, device="cpu"):
-    """Load a trained run folder into a :class:`synesthesia.pipeline.Pipeline`; several run
-    folders (and optional ``routes={"text->image": run, ...}``) into a
-    :class:`synesthesia.compose.ComposedPipeline` that sends each direction to the best model."""
-    from synesthesia.pipeline import PipelineError, load as _load
+    """Load trained run folders into a :class:`synesthesia.pipeline.Pipeline`: one run, or
+    several behind one interface (each direction goes to the best of them, or to ``routes``:
+    ``{"text->image": run, ...}``)."""
+    from synesthesia.pipeline import load as _load
 
-    if not runs:
-        raise PipelineError("give at least one run folder")
-    if len(runs) == 1 and not routes:
-        return _load(runs[0], device=device)
-    from synesthesia.compose import ComposedPipeline
-
-    return ComposedPipeline([_load(r, device=device) for r in runs], routes)
+    return _load(*runs, routes=routes, device=device)
 
 
 __all__ = ["load", "__version__"]

@@ -1,179 +1,291 @@
-"""Run configuration: typed dataclasses with a YAML round trip and ``--set key=value`` overrides.
+"""Typed configuration: dataclass sections with a YAML round trip, strict checking, and the
+meaning of every field written once, as the comment beside it.
 
-A run's ``config.yaml`` holds everything needed to rebuild it: the model family and its config,
-the per-modality settings, the data source, and the training options.
+    @dataclass
+    class TrainConfig(Section):
+        lr: float = 2e-3              # peak learning rate of AdamW
+
+:meth:`Section.from_dict` refuses unknown keys (naming the nearest known one) and values of the
+wrong type (an integer field given 6.5, a float given ``nan`` or ``true``) before anything is
+written; :func:`field_docs` reads the comments, which ``synesthesia config show`` prints beside
+the values. YAML is read with the safe loader only, and within a size limit.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from dataclasses import dataclass, field
+import difflib
+import functools
+import inspect
+import io
+import math
+import textwrap
+import tokenize
+import types
+import typing
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import yaml
 
+from synesthesia.errors import SynesthesiaError, shown
 from synesthesia.io import write_text_atomic
-from synesthesia.errors import SynesthesiaError
+
+MAX_YAML_BYTES = 1 << 20          # a config file is small; refuse anything larger than 1 MB
+INT_LIMIT = 2 ** 63               # integers must fit a signed 64-bit value
 
 
 class ConfigError(SynesthesiaError):
     """A configuration file or override is wrong; the message says which key and why."""
 
 
-def from_dict(cls, data: Mapping[str, Any] | None, where: str = ""):
-    """Build dataclass ``cls`` from a mapping, naming any unknown key and the known ones."""
-    data = dict(data or {})
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(repr(k) for k in unknown)} in "
-                          f"{where or cls.__name__}; known keys: {', '.join(known)}")
-    kwargs = {}
-    for name, value in data.items():
-        f = known[name]
-        sub = f.metadata.get("dataclass")
-        kwargs[name] = (from_dict(sub, value, f"{where}.{name}".strip(".")) if sub
-                        else _coerce(str(f.type), value))
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"bad value in {where or cls.__name__}: {err}") from err
+def nearest(name: str, known: Sequence[str]) -> str:
+    """``; did you mean 'x'?`` when a known name is close to ``name``, else ''."""
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
-class ModelConfig:
-    """YAML round trip for a family's model-config dataclass (the ``model`` section of a run)."""
+# -- field meanings -----------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def field_docs(cls: type) -> dict[str, str]:
+    """``{field: comment}`` from the comments written beside a dataclass's fields (and its bases')."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass) or klass is object:
+            continue
+        try:
+            source = inspect.getsource(klass)
+        except (OSError, TypeError):
+            continue
+        docs.update(_comments(source, {f.name for f in dataclasses.fields(klass)}))
+    return docs
+
+
+def _comments(source: str, names: set[str]) -> dict[str, str]:
+    """Comments on the lines of the class body that start with ``field:`` (the field lines)."""
+    out: dict[str, str] = {}
+    line_name: dict[int, str] = {}
+    starts = {tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.COMMENT}
+    tokens = list(tokenize.generate_tokens(io.StringIO(textwrap.dedent(source)).readline))
+    for i, tok in enumerate(tokens[1:-1], 1):
+        first = tokens[i - 1].type in starts
+        if first and tok.type == tokenize.NAME and tok.string in names and tokens[i + 1].string == ":":
+            line_name.setdefault(tok.start[0], tok.string)
+        elif tok.type == tokenize.COMMENT and tok.start[0] in line_name:
+            out.setdefault(line_name[tok.start[0]], tok.string.lstrip("#").strip())
+    return out
+
+
+# -- checking and converting values -----------------------------------------------------------
+def _type_name(tp: Any) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else _type_name(a) for a in args)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (list, tuple, dict):
+        return f"a {'mapping' if origin is dict else 'list'} of {_type_name(args[-1]) if args else 'values'}"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        tp, getattr(tp, "__name__", str(tp)))
+
+
+def convert(value: Any, tp: Any, where: str) -> Any:
+    """``value`` as type ``tp`` (YAML 1.1 reads ``3e-4`` as a string: numeric strings become
+    numbers), or a :class:`ConfigError` naming ``where`` and the type expected."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for a in (a for a in args if a is not type(None)):
+            try:
+                return convert(value, a, where)
+            except ConfigError:
+                continue
+        raise _bad(value, tp, where)
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise ConfigError(f"{where} must be one of {', '.join(map(repr, args))}; got {shown(value)}{nearest(value, args)}")
+    if isinstance(tp, type) and issubclass(tp, Section):
+        return tp.from_dict(value, where)
+    if tp in _SCALARS:
+        return _SCALARS[tp](value, tp, where)
+    if origin in (list, tuple, dict):
+        return _container(value, tp, where)
+    return value
+
+
+def _bad(value: Any, tp: Any, where: str) -> ConfigError:
+    return ConfigError(f"{where} must be {_type_name(tp)}; got {shown(value)}")
+
+
+def _to_bool(value: Any, tp: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _bad(value, tp, where)
+
+
+def _to_int(value: Any, tp: Any, where: str) -> int:
+    if isinstance(value, str):                       # YAML 1.1 reads 2e8 as a string
+        try:
+            value = float(value.replace("_", "")) if any(c in value for c in ".eE") else int(value.replace("_", ""))
+        except ValueError:
+            raise _bad(value, tp, where) from None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(value, tp, where)
+    if not -INT_LIMIT < value < INT_LIMIT:
+        raise ConfigError(f"{where} is out of range (|value| < 2**63); got {value}")
+    return value
+
+
+def _to_float(value: Any, tp: Any, where: str) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise _bad(value, tp, where) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad(value, tp, where)
+    if not math.isfinite(value):
+        raise ConfigError(f"{where} must be a finite number; got {value}")
+    return float(value)
+
+
+def _to_str(value: Any, tp: Any, where: str) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise _bad(value, tp, where)
+    return value
+
+
+_SCALARS = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str}
+
+
+def _container(value: Any, tp: Any, where: str) -> Any:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise _bad(value, tp, where)
+        item = args[1] if len(args) == 2 else Any
+        return {str(k): convert(v, item, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, str) and origin is tuple:
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise _bad(value, tp, where)
+    item = args[0] if args else Any
+    out = [convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    return tuple(out) if origin is tuple else out
+
+
+# -- sections ----------------------------------------------------------------------------------
+class Section:
+    """Mixin of typed config dataclasses: strict ``from_dict``, ``to_dict``, YAML round trip.
+    ``error`` is the :class:`ConfigError` subclass a section's mistakes raise."""
+
+    error: typing.ClassVar[type] = ConfigError
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, where: str = ""):
+        prefix = f"{where}." if where else ""
+        where = where or cls.__name__
+        if data is None:
+            data = {}
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, Mapping):
+            raise cls.error(f"{where} must be a mapping of keys to values; got {shown(data)}")
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        unknown = [k for k in data if k not in fields]
+        if unknown:
+            k = unknown[0]
+            raise cls.error(f"unknown key {k!r} in {where}{nearest(k, list(fields))} "
+                              f"(known keys: {', '.join(fields)})")
+        hints = typing.get_type_hints(cls)
+        try:
+            kwargs = {k: convert(v, hints[k], f"{prefix}{k}") for k, v in data.items()}
+        except ConfigError as err:
+            raise (err if isinstance(err, cls.error) else cls.error(str(err))) from None
+        try:
+            return cls(**kwargs)
+        except ConfigError:
+            raise
+        except (TypeError, ValueError) as err:
+            raise cls.error(f"bad value in {where}: {err}") from err
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None):
-        return from_dict(cls, data, "model")
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def to_yaml(self, path: str | Path) -> Path:
-        return write_text_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+        return write_text_atomic(path, dump_yaml(self.to_dict()))
 
     @classmethod
-    def from_yaml(cls, path: str | Path):
-        return cls.from_dict(yaml.safe_load(Path(path).read_text()) or {})
+    def from_yaml(cls, path: str | Path, overrides: Sequence[str] = ()):
+        return cls.from_dict(apply_overrides(load_yaml(path), overrides))
+
+    @classmethod
+    def docs(cls) -> dict[str, str]:
+        return field_docs(cls)
 
 
-def _coerce(annotation: str, value: Any) -> Any:
-    """YAML 1.1 reads ``3e-4`` as a string; turn numeric strings into the field's number type."""
-    if isinstance(value, str):
-        for name, kind in (("float", float), ("int", int)):
-            if name in annotation:
-                try:
-                    return kind(value)
-                except ValueError:
-                    pass
+ModelConfig = Section          # the ``model`` section of a family (kept as a name for readability)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Section):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 
 def to_dict(obj) -> dict:
-    return dataclasses.asdict(obj)
+    return obj.to_dict() if isinstance(obj, Section) else dataclasses.asdict(obj)
 
 
-@dataclass
-class DataConfig:
-    """Where training data comes from: a procedural world (default), a world cache folder, or a
-    JSONL manifest of users' own files."""
-
-    world: dict = field(default_factory=lambda: {"level": 3, "image_size": 32})
-    cache: str | None = None
-    manifest: str | None = None
-    modalities: list[str] | None = None
-    n_train: int = 20000
-    n_val: int = 512
-    missing_p: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.cache and self.manifest:
-            raise ConfigError("data.cache and data.manifest are alternatives; give one of them")
-        if not 0.0 <= self.missing_p < 1.0:
-            raise ConfigError(f"data.missing_p must be in [0, 1), got {self.missing_p}")
-        if self.n_train <= 0:
-            raise ConfigError(f"data.n_train must be positive, got {self.n_train}")
+# -- YAML --------------------------------------------------------------------------------------
+def dump_yaml(data: Mapping) -> str:
+    return yaml.safe_dump(_plain(dict(data)), sort_keys=False)
 
 
-# learning-rate schedules (see synesthesia.training.callbacks): cosine decays over the budget
-SCHEDULES = ("cosine", "constant")
+def parse_yaml(text: str, where: str) -> Any:
+    """Safe YAML (no tags that build objects), or a :class:`ConfigError` naming ``where``."""
+    if len(text) > MAX_YAML_BYTES:
+        raise ConfigError(f"{where} is {len(text):,} bytes; a config is at most {MAX_YAML_BYTES:,}")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{where} is not valid YAML (only plain values; no !!python tags): "
+                          f"{str(err)[:300]}") from None
 
 
-@dataclass
-class TrainConfig:
-    """Training options, passed to the Lightning Trainer."""
-
-    batch_size: int = 64
-    lr: float = 2e-3
-    schedule: str = "cosine"
-    warmup_steps: int = 100
-    resume_lr_factor: float | None = None    # --resume: warm restart of the cosine to this × lr
-    weight_decay: float = 0.0
-    max_steps: int = -1
-    max_epochs: int = 20
-    max_minutes: float | None = None
-    precision: str = "32-true"
-    gradient_clip: float | None = 5.0
-    seed: int = 0
-    accelerator: str = "cpu"
-    devices: Any = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
-    checkpoint_every: int = 500
-    log_every: int = 25
-    samples_every_epoch: bool = True
-    threads: int | None = None
-    num_workers: int = 0
-
-    def __post_init__(self) -> None:
-        if self.batch_size <= 0:
-            raise ConfigError(f"train.batch_size must be positive, got {self.batch_size}")
-        if self.lr <= 0:
-            raise ConfigError(f"train.lr must be positive, got {self.lr}")
-        if self.resume_lr_factor is not None and not 0 < self.resume_lr_factor <= 1:
-            raise ConfigError(f"train.resume_lr_factor must lie in (0, 1] (a fraction of train.lr), "
-                              f"got {self.resume_lr_factor}; leave it unset to keep decaying")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"train.schedule {self.schedule!r} unknown; choose from {', '.join(SCHEDULES)}")
-        allowed = {"32-true", "32", "bf16-mixed", "bf16-true", "16-mixed", "64-true"}
-        if str(self.precision) not in allowed:
-            raise ConfigError(f"train.precision {self.precision!r} unknown; choose from {sorted(allowed)}")
-
-
-@dataclass
-class RunConfig:
-    family: str = "joint_vae"
-    model: dict = field(default_factory=dict)
-    modalities: dict = field(default_factory=dict)
-    data: DataConfig = field(default_factory=DataConfig, metadata={"dataclass": DataConfig})
-    train: TrainConfig = field(default_factory=TrainConfig, metadata={"dataclass": TrainConfig})
-
-    # -- YAML --------------------------------------------------------------------------------
-    def to_dict(self) -> dict:
-        return to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "RunConfig":
-        return from_dict(cls, data, "config")
-
-    def to_yaml(self, path: str | Path) -> Path:
-        return write_text_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
-
-    @classmethod
-    def from_yaml(cls, path: str | Path, overrides: Sequence[str] = ()) -> "RunConfig":
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist; presets live in configs/")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path} is not valid YAML: {err}") from err
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path} must hold a mapping at the top level")
-        return cls.from_dict(apply_overrides(data, overrides))
+def load_yaml(path: str | Path) -> dict:
+    """A config file's top-level mapping, read safely."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; presets live in configs/ "
+                          "(synesthesia config show PRESET prints one)")
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise ConfigError(f"{path} is larger than {MAX_YAML_BYTES:,} bytes; it is not a config")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; it is not a config") from None
+    data = parse_yaml(text, str(path))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping (key: value lines) at the top level")
+    return data
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict:
@@ -181,17 +293,42 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict:
     out = copy.deepcopy(dict(data))
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"--set takes key=value (e.g. train.lr=3e-4), got {item!r}")
+            raise ConfigError(f"--set takes key=value (e.g. train.lr=3e-4), got {shown(item)}")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw)
+            value = yaml.safe_load(raw) if len(raw) <= MAX_YAML_BYTES else raw
         except yaml.YAMLError:
             value = raw
-        parts = key.strip().split(".")
+        parts = [p for p in key.strip().split(".")]
+        if not all(parts):
+            raise ConfigError(f"--set {shown(item)}: the key must be dotted names, e.g. train.lr")
         node = out
         for p in parts[:-1]:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"--set {item!r}: {p!r} is not a section")
+                raise ConfigError(f"--set {shown(item)}: {p!r} is not a section")
         node[parts[-1]] = value
     return out
+
+
+def described_yaml(section: Section, indent: int = 0) -> str:
+    """The section as YAML with each field's meaning as a comment (``synesthesia config show``)."""
+    docs = field_docs(type(section))
+    lines: list[str] = []
+    pad = " " * indent
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        note = f"  # {docs[f.name]}" if f.name in docs else ""
+        if isinstance(value, Section):
+            lines.append(f"{pad}{f.name}:{note}")
+            lines.append(described_yaml(value, indent + 2))
+        elif isinstance(value, dict) and value and all(isinstance(v, Section) for v in value.values()):
+            lines.append(f"{pad}{f.name}:{note}")
+            for k, v in value.items():
+                lines.append(f"{pad}  {k}:")
+                lines.append(described_yaml(v, indent + 4))
+        else:
+            text = yaml.safe_dump(_plain(value), default_flow_style=True, width=10_000).strip()
+            text = text.removesuffix("\n...").removesuffix("...").strip()
+            lines.append(f"{pad}{f.name}: {text}{note}")
+    return "\n".join(lines)

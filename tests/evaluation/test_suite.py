@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from synesthesia.evaluation.evaluate import evaluate
-from synesthesia.evaluation.oracles import OracleTraining, get_oracle
+from synesthesia.world.judges.oracles import OracleTraining, get_oracle
 from synesthesia.modalities import build_modality
 from synesthesia.modalities.text import TextModality
 from synesthesia.pipeline import Pipeline
@@ -57,9 +57,9 @@ def setup(tmp_path_factory):
 
 def _pipe(setup, mode):
     cache, mods, bank = setup
-    pipe = Pipeline(LookupModel(bank, mode), mods)
-    pipe.config = type("C", (), {"data": type("D", (), {"world": WORLD.to_dict()})})()
-    return pipe
+    from synesthesia.runs import RunConfig
+
+    return Pipeline.from_model(LookupModel(bank, mode), mods, RunConfig.from_dict({"data": {"world": WORLD.to_dict()}}))
 
 
 def test_a_perfect_model_scores_full_coherence_and_near_zero_fid(setup):
@@ -82,7 +82,7 @@ def test_a_fixed_sample_model_has_no_diversity(setup):
 
 
 def test_shuffled_pairs_score_chance_coherence(setup):
-    from synesthesia.evaluation import chance_coherence
+    from synesthesia.world.judges import chance_coherence
 
     m = evaluate(_pipe(setup, "shuffled"), n=N, oracle_dir=setup[0], cycle_rounds=0, log=lambda s: None)
     truth = ShapesWorld(WORLD).render("test", np.arange(N), ["image"])["codes"]
@@ -113,6 +113,11 @@ def test_report_is_written_atomically(setup, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         evaluate(_pipe(setup, "perfect"), n=N, out=again, oracle_dir=setup[0], cycle_rounds=1, log=lambda s: None)
     assert not again.exists() and not list(tmp_path.glob(".eval2*"))
-    with pytest.raises(RuntimeError):
+    from synesthesia.errors import OutputError
+
+    with pytest.raises(OutputError, match="--overwrite"):
         evaluate(_pipe(setup, "perfect"), n=N, out=out, oracle_dir=setup[0], cycle_rounds=1, log=lambda s: None)
+    with pytest.raises(RuntimeError):
+        evaluate(_pipe(setup, "perfect"), n=N, out=out, oracle_dir=setup[0], cycle_rounds=1, log=lambda s: None,
+                 overwrite=True)
     assert json.loads((out / "metrics.json").read_text()) == metrics     # the old report is intact

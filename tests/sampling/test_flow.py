@@ -7,11 +7,13 @@ so the 0.12 and 25 % allowed are the flow's own error after a few seconds of tra
 ignored its condition would be off by 2 in the mean and 3 to 6 times in the spread).
 """
 
+import json
 import math
 
 import pytest
 import torch
 
+from synesthesia.runs import load_flow_prior, save_flow_prior
 from synesthesia.sampling.flow import FlowPrior, FlowPriorError
 from synesthesia.sampling.flow_fit import FlowData, FlowTrainConfig
 from synesthesia.sampling.flow_net import FlowPriorConfig
@@ -108,17 +110,23 @@ def test_guidance_zero_is_the_unconditional_prior(flow):
 
 
 def test_save_and_load_give_the_same_prior(flow, tmp_path):
-    flow.save(tmp_path, {"note": "test"})
+    save_flow_prior(tmp_path, flow, {"note": "test"})
     assert (tmp_path / "priors" / "flow.safetensors").is_file() and (tmp_path / "priors" / "flow.json").is_file()
-    again = FlowPrior.load(tmp_path)
+    again = load_flow_prior(tmp_path)
     assert again.config == flow.config and again.summary["steps"] == 800
+    assert json.loads((tmp_path / "priors" / "flow.json").read_text())["note"] == "test"
     for (k, a), (_, b) in zip(flow.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), k
     cond = {"label": _labels(1, 50)}
     assert torch.equal(flow.sample(conditions=cond, generator=torch.Generator().manual_seed(0)),
                        again.sample(conditions=cond, generator=torch.Generator().manual_seed(0)))
-    with pytest.raises(FlowPriorError, match="train-prior"):
-        FlowPrior.load(tmp_path / "elsewhere")
+    assert load_flow_prior(tmp_path / "elsewhere") is None
+    # weights that do not fit the saved config are refused, not half-loaded
+    meta = json.loads((tmp_path / "priors" / "flow.json").read_text())
+    meta["config"]["hidden"] = 16
+    (tmp_path / "priors" / "flow.json").write_text(json.dumps(meta))
+    with pytest.raises(FlowPriorError, match="train the prior again"):
+        load_flow_prior(tmp_path)
 
 
 def test_bad_requests_say_what_to_give(flow):

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from synesthesia.cli import main
-from synesthesia.sampling.flow import FlowPrior, FlowPriorError
+from synesthesia.pipeline import Options, PipelineError, load
+from synesthesia.runs import load_flow_prior, save_flow_prior
+from synesthesia.sampling.flow import FlowPriorError
 from synesthesia.sampling.flow_fit import FlowTrainConfig
 from synesthesia.sampling.flow_vae import encode_flow_data, expert_conditions, fit_flow_prior, flow_generate
 
@@ -78,7 +80,7 @@ def test_train_prior_command_trains_and_saves_a_prior(tiny_run, tmp_path, capsys
     assert main(["train-prior", str(run), "--steps", "20", "--n", "64", "--batch-size", "32",
                  "--hidden", "32", "--blocks", "1", "--quiet"]) == 0
     assert "wrote" in capsys.readouterr().out
-    flow = FlowPrior.load(run)
+    flow = load_flow_prior(run)
     assert flow.summary["steps"] == 20 and set(flow.config.modalities) == {"image", "audio", "video", "text"}
     info = (run / "priors" / "flow.json").read_text()
     assert '"partial_caption_p": 0.3' in info and '"rows": 64' in info
@@ -99,3 +101,55 @@ def test_anchored_joint_samples_draw_the_anchor_first(vae, fitted):
     assert torch.equal(anchored["image"], vae.decode(z, ["image"])["image"])
     with pytest.raises(FlowPriorError, match="cannot generate"):
         flow_generate(vae, fitted, {}, ["image"], batch_size=2, anchor="smell")
+
+
+@pytest.fixture(scope="module")
+def flow_run(tiny_run, fitted, tmp_path_factory):
+    """A copy of the tiny run with the fitted flow prior saved in it."""
+    run = tmp_path_factory.mktemp("flowrun") / "run"
+    shutil.copytree(tiny_run, run)
+    save_flow_prior(run, fitted)
+    return run
+
+
+def test_the_pipeline_draws_z_from_the_flow_prior(flow_run, fitted, tiny_data):
+    pipe = load(flow_run)
+    text = tiny_data[list(range(3))].data["text"]
+    out = pipe.generate_tensors({"text": text}, ["image"], torch.Generator().manual_seed(4),
+                                options=Options(prior="flow", flow_steps=7, cfg_scale=2.0))["image"]
+    expected = flow_generate(pipe.model, fitted, {"text": text}, ["image"], torch.Generator().manual_seed(4),
+                             steps=7, guidance=2.0)["image"]
+    assert torch.equal(out, expected)
+    plain = pipe.generate_tensors({"text": text}, ["image"], torch.Generator().manual_seed(4))["image"]
+    assert not torch.equal(plain, out)                        # the default stays the encoder's posterior
+    raw = pipe.generate("image", text=["a star", "a big red circle"], n=2, seed=0, prior="flow", flow_steps=3)
+    assert len(raw) == 2 and all(len(group) == 2 for group in raw)
+    joint = pipe.sample(n=3, seed=1, prior="flow", flow_steps=5)
+    again = flow_generate(pipe.model, fitted, {}, list(pipe.modalities), pipe.generator(1), batch_size=3, steps=5)
+    assert set(joint) == set(pipe.modalities) and len(joint["text"]) == 3
+    assert joint["text"] == pipe.modalities["text"].decode(again["text"])
+
+
+def test_the_pipeline_says_how_to_get_a_flow_prior(tiny_run, flow_run):
+    pipe = load(tiny_run)
+    with pytest.raises(PipelineError, match=f"synesthesia train-prior {tiny_run}"):
+        pipe.generate("image", text="a star", prior="flow")
+    with pytest.raises(PipelineError, match="synesthesia train-prior"):
+        pipe.sample(n=2, prior="flow")
+    flow_pipe = load(flow_run)
+    with pytest.raises(PipelineError, match="do not combine"):
+        flow_pipe.generate("image", text="a star", prior="flow", sampler="mala")
+    with pytest.raises(PipelineError, match="give prior='flow'"):
+        flow_pipe.generate("image", text="a star", flow_steps=5)
+    with pytest.raises(PipelineError, match="give prior='flow'"):
+        flow_pipe.generate("image", text="a star", prior="gmm", cfg_scale=2.0)
+
+
+def test_generate_takes_the_flow_prior_from_the_command_line(flow_run, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["generate", str(flow_run), "--to", "image", "--text", "a big red star", "--n", "2",
+                 "--prior", "flow", "--flow-steps", "4", "--cfg-scale", "1.5", "-o", str(out)]) == 0
+    assert len(list(out.glob("image-*.png"))) == 2
+    with pytest.raises(SystemExit):
+        main(["generate", str(flow_run), "--to", "image", "--text", "a star", "--prior", "flows", "-o", str(out)])
+    assert "choose from 'standard', 'aggregate', 'gmm', 'flow'" in capsys.readouterr().err

@@ -4,7 +4,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from synesthesia.config import ConfigError, TrainConfig
+from synesthesia.config import ConfigError
+from synesthesia.runs.config import TrainConfig
 from synesthesia.training.callbacks import CosineSchedule
 
 

@@ -11,6 +11,7 @@ import yaml
 from safetensors.torch import load_file
 
 from synesthesia.config import ConfigError
+from synesthesia.errors import OutputError
 from synesthesia.training.module import NonFiniteLossError
 from synesthesia.training.run import train
 from tests.conftest import tiny_run_config
@@ -50,7 +51,7 @@ def test_resume_continues_from_the_saved_step(tmp_path):
     out = tmp_path / "run"
     train(tiny_run_config(max_steps=2), out, progress=False)
     first = load_file(str(out / "checkpoints" / "last.ckpt"))
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(OutputError, match="--resume"):
         train(tiny_run_config(max_steps=4), out, progress=False)
     train(tiny_run_config(max_steps=4), out, resume=True, progress=False)
     metrics = json.loads((out / "metrics.json").read_text())["training"]
@@ -88,6 +89,24 @@ def test_resume_twice_and_from_a_copy_keeps_writing_last_ckpt(tmp_path):
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="train without --resume first"):
         train(tiny_run_config(), tmp_path / "none", resume=True, progress=False)
+
+
+def test_a_failing_resume_changes_nothing(tmp_path):
+    """--resume checks the config, the modalities, the model and the checkpoint before it touches
+    any file of the run."""
+    out = tmp_path / "run"
+    train(tiny_run_config(max_steps=2), out, progress=False)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    bigger = tiny_run_config(max_steps=4)
+    bigger.model.latent_dim = 16                                  # another model than the checkpoint's
+    with pytest.raises(ConfigError, match="does not hold the model this config builds"):
+        train(bigger, out, resume=True, progress=False)
+    (out / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint")
+    before[(out / "checkpoints" / "last.ckpt").relative_to(out)] = b"not a checkpoint"
+    with pytest.raises(ConfigError, match="not a readable checkpoint"):
+        train(tiny_run_config(max_steps=4), out, resume=True, progress=False)
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
 
 
 def test_non_finite_loss_stops_with_a_clear_message(tmp_path):

@@ -3,6 +3,8 @@ import json
 import numpy as np
 import pytest
 
+from synesthesia.errors import OutputError
+
 from synesthesia.cli import main
 from synesthesia.world import WorldConfig, WorldError
 from synesthesia.world import cache as cache_mod
@@ -50,13 +52,20 @@ def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_existing_output_is_refused_unless_overwrite(tmp_path):
+def test_an_existing_cache_is_never_replaced(tmp_path):
     world = ShapesWorld(WorldConfig(level=1, modalities=("image",)))
     write_cache(world, tmp_path / "c", 10)
-    with pytest.raises(FileExistsError, match="--overwrite"):
-        write_cache(world, tmp_path / "c", 10)
-    write_cache(world, tmp_path / "c", 12, overwrite=True)
-    assert sum(WorldCache(tmp_path / "c").splits.values()) == 12
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match="holds a cache; synesthesia never replaces"):
+            write_cache(world, tmp_path / "c", 12, overwrite=overwrite)
+    assert sum(WorldCache(tmp_path / "c").splits.values()) == 10
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "old.txt").write_text("scratch")
+    with pytest.raises(OutputError, match="--overwrite"):
+        write_cache(world, other, 12)
+    write_cache(world, other, 12, overwrite=True)          # a folder that holds no cache may be replaced
+    assert sum(WorldCache(other).splits.values()) == 12 and not (other / "old.txt").exists()
 
 
 def test_not_a_cache_error(tmp_path):
@@ -84,7 +93,7 @@ def test_cli_make_export_show(tmp_path, capsys):
     assert rate == 8000 and wave.shape == (8000,)
     assert read_video(files / lines[0]["video"]).shape == (8, 32, 32, 3)
     grid = tmp_path / "grid.png"
-    assert main(["world", "show", "--level", "1,5", "--n", "3", "--out", str(grid)]) == 0
+    assert main(["world", "show", "--levels", "1,5", "--n", "3", "--out", str(grid)]) == 0
     assert grid.is_file()
     # a bad holdout is a clear error, not a traceback
     assert main(["world", "make", "--n", "4", "--out", str(tmp_path / "x"),

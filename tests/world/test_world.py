@@ -95,7 +95,7 @@ def test_clear_errors_for_unknown_names():
         ShapesWorld(WorldConfig()).codes("training", [0])
     with pytest.raises(WorldError, match="holdout"):
         ShapesWorld(WorldConfig()).codes("holdout", [0])
-    with pytest.raises(WorldError, match="unknown world option"):
+    with pytest.raises(WorldError, match="unknown key"):
         WorldConfig.from_dict({"levle": 3})
 
 

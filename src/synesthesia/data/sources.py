@@ -15,16 +15,13 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from synesthesia.data.errors import DataError, SampleError
+from synesthesia.data.readers.safety import CAPTION_LIMIT, MEDIA_LIMIT, check_regular, confine, read_caption_file
 from synesthesia.data.store import TensorDataset, compact, encode_world_arrays
 from synesthesia.modalities.base import Modality
 from synesthesia.world import WorldConfig
 from synesthesia.world.cache import WorldCache
 from synesthesia.world.world import ShapesWorld, codes_matrix
-from synesthesia.errors import SynesthesiaError
-
-
-class DataError(SynesthesiaError):
-    """The data given for training or evaluation is unusable; the message says how to fix it."""
 
 
 @dataclass
@@ -118,10 +115,28 @@ class ManifestSource:
         cut = max(1, int(len(self.rows) * 0.9))
         return self.rows[:cut] if split == "train" else self.rows[cut:]
 
+    def _file(self, row: dict, m: str) -> Path:
+        """The row's file for ``m``, kept inside the manifest's folder and checked to be a
+        regular file (see :mod:`synesthesia.data.readers.safety`)."""
+        try:
+            path = confine(self.path.parent, row[m])
+            check_regular(path, CAPTION_LIMIT if m == "text" else MEDIA_LIMIT, f"{m} file")
+        except SampleError as err:
+            raise DataError(f"{self.path}: {err.path}: {err.reason}") from None
+        return path
+
     def _raw(self, row: dict, m: str, modality: Modality):
         if m == "text" and "caption" in row:
             return row["caption"]
-        return modality.read(self.path.parent / row[m])
+        if m == "text":
+            return self._caption_file(row)
+        return modality.read(self._file(row, m))
+
+    def _caption_file(self, row: dict) -> str:
+        try:
+            return read_caption_file(self._file(row, "text"))
+        except SampleError as err:
+            raise DataError(f"{self.path}: {err.path}: {err.reason}") from None
 
     def dataset(self, split: str, n: int, modalities: Mapping[str, Modality],
                 missing_p: float = 0.0) -> TensorDataset:
@@ -135,7 +150,7 @@ class ManifestSource:
                 raise DataError(f"no sample in {self.path} ({split}) has {m!r}")
             fill = next(self._raw(r, m, modality) for r, p in zip(rows, present) if p)
             raws = [self._raw(r, m, modality) if p else fill for r, p in zip(rows, present)]
-            stored[m] = torch.cat([compact(m, modality.encode(raws[i:i + 256]))
+            stored[m] = torch.cat([compact(m, modality.encode_data(raws[i:i + 256]))
                                    for i in range(0, len(raws), 256)])
             masks[m] = torch.tensor(present, dtype=torch.bool)
         return TensorDataset(stored, masks=masks, missing_p=missing_p)
@@ -146,7 +161,7 @@ class ManifestSource:
             if "caption" in r:
                 modality_free.append(r["caption"])
             elif "text" in r:
-                modality_free.append((self.path.parent / r["text"]).read_text().strip())
+                modality_free.append(self._caption_file(r))
         return modality_free
 
 

@@ -8,7 +8,6 @@ and, optionally, ``model.directions()`` listing the (given subset, target) pairs
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -16,16 +15,17 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from synesthesia.data.sources import WorldSource
+from synesthesia.data.store import encode_world_arrays, expand
 from synesthesia.errors import SynesthesiaError
+from synesthesia.pipeline import Options
 from synesthesia.world import WorldConfig
 
 
 class EvaluationError(SynesthesiaError):
     """An evaluation request that cannot be served; the message says what to change."""
 
-
 Direction = tuple[tuple[str, ...], str]
-
 
 @dataclass
 class EvalData:
@@ -48,21 +48,10 @@ class EvalData:
     def modalities(self) -> tuple[str, ...]:
         return tuple(self.tensors)
 
-
 def load_eval_data(pipe, data: str | Path | None = None, n: int = 1000, split: str = "test") -> EvalData:
-    """Test samples for ``pipe``'s modalities: from the run's own world (``data=None``), a world
-    cache folder, or a JSONL manifest of users' files."""
-    from synesthesia.data.sources import ManifestSource, WorldSource
-
+    """Test samples for ``pipe``'s modalities from the run's own world (``data=None``) or a world
+    cache folder (users' files go through :func:`synesthesia.evaluation.evaluate.evaluate_files`)."""
     names = list(pipe.modalities)
-    if data is not None and Path(data).suffix == ".jsonl":
-        source = ManifestSource.from_path(data)
-        ds = source.dataset(split if any("split" in r for r in source.rows) else "val", n, pipe.modalities)
-        tensors = {m: ds[list(range(len(ds)))].data[m] for m in names}
-        raw = {m: pipe.modalities[m].decode_batch(x) for m, x in tensors.items()}
-        import hashlib
-
-        return EvalData(raw, tensors, None, None, hashlib.sha256(Path(data).read_bytes()).hexdigest()[:16])
     world_cfg = pipe.config.data.world if pipe.config is not None else None
     source = WorldSource.from_config(world_cfg, str(data) if data is not None else None)
     missing = [m for m in names if m not in source.modalities]
@@ -72,7 +61,6 @@ def load_eval_data(pipe, data: str | Path | None = None, n: int = 1000, split: s
     if have is not None and have < n:
         raise EvaluationError(f"the data's {split!r} split has {have} samples, {n} asked; lower --n")
     raw = source.load(split, n, names)
-    from synesthesia.data.store import encode_world_arrays, expand
 
     stored = encode_world_arrays(raw, pipe.modalities, source.config.sample_rate)
     tensors = {m: expand(x) for m, x in stored.items()}
@@ -80,51 +68,35 @@ def load_eval_data(pipe, data: str | Path | None = None, n: int = 1000, split: s
     return EvalData({m: raw[m] for m in names}, tensors, codes, source.config,
                     source.config.fingerprint(), np.arange(n))
 
-
-def all_directions(modalities: Sequence[str]) -> list[Direction]:
-    out = []
-    for target in modalities:
-        others = [m for m in modalities if m != target]
-        for r in range(1, len(others) + 1):
-            out += [(given, target) for given in itertools.combinations(others, r)]
-    return out
-
-
-def model_directions(model, modalities: Sequence[str]) -> list[Direction]:
-    """The directions ``model`` serves (``model.directions()`` when it says, else all)."""
-    if hasattr(model, "directions"):
-        return [(tuple(g), t) for g, t in model.directions()]
-    return all_directions(modalities)
-
+def model_directions(pipe) -> list[Direction]:
+    """The directions a pipeline serves."""
+    return pipe.directions()
 
 def direction_name(given: Sequence[str], target: str) -> str:
     return f"{'+'.join(given)}->{target}"
 
-
 @torch.no_grad()
 def generate_tensors(pipe, given: Mapping[str, torch.Tensor], target: str, seed: int = 0,
                      batch: int = 250, temperature: float = 1.0, count: int | None = None,
-                     **options) -> torch.Tensor:
+                     expand: bool | None = None, **options) -> torch.Tensor:
     """Generate ``target`` in model form for each row of ``given`` (or ``count`` unconditional
-    samples when ``given`` is empty), in batches."""
-    model, device = pipe.model, pipe.device
-    g = torch.Generator(device=device).manual_seed(seed)
+    samples when ``given`` is empty), in batches, with the pipeline's generation ``options``."""
+
+    g = pipe.generator(seed)
     n = count if not given else len(next(iter(given.values())))
-    call = getattr(pipe, "model_generate", model.generate)             # a Pipeline expands captions
+    opts = Options(**options)
     parts = []
     for lo in range(0, n, batch):
         hi = min(n, lo + batch)
-        sub = {m: x[lo:hi].to(device) for m, x in given.items()}
-        out = call(sub, [target], generator=g, temperature=temperature,
-                   batch_size=None if sub else hi - lo, **options)[target]
+        sub = {m: x[lo:hi].to(pipe.device) for m, x in given.items()}
+        out = pipe.generate_tensors(sub, [target], g, temperature, opts, expand,
+                                    batch_size=None if sub else hi - lo)[target]
         parts.append(out.float().cpu() if out.is_floating_point() else out.cpu())
     return torch.cat(parts)
-
 
 def generate_raw(pipe, given: Mapping[str, torch.Tensor], target: str, **kwargs) -> Any:
     """:func:`generate_tensors`, decoded to the target's raw batch (see ``decode_batch``)."""
     return pipe.modalities[target].decode_batch(generate_tensors(pipe, given, target, **kwargs))
-
 
 def take(raw: Any, rows: np.ndarray) -> Any:
     """Rows of a raw batch (array or list)."""

@@ -8,27 +8,18 @@ plots made with matplotlib.
 
 from __future__ import annotations
 
-import html
 import json
 import math
+import textwrap
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+from PIL import Image, ImageDraw
 
-from synesthesia.io import atomic_dir, write_text_atomic
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return "–" if math.isnan(v) else f"{v:.3f}"
-    return html.escape(str(v))
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+from synesthesia.io import write_into, write_text_atomic
+from synesthesia.reports import html
+from synesthesia.world.preview import font, save_image
 
 
 def coherence_matrix(coherence: Mapping[str, dict], key: str = "strict") -> tuple[list[str], list[str], np.ndarray]:
@@ -40,7 +31,6 @@ def coherence_matrix(coherence: Mapping[str, dict], key: str = "strict") -> tupl
     for (g, t), v in zip(pairs, coherence.values()):
         m[givens.index(g), targets.index(t)] = v[key]
     return givens, targets, m
-
 
 def heatmap(coherence: Mapping[str, dict], path: Path, key: str = "strict") -> None:
     import matplotlib
@@ -65,7 +55,6 @@ def heatmap(coherence: Mapping[str, dict], path: Path, key: str = "strict") -> N
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
-
 def cycle_plot(cycle: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -84,7 +73,6 @@ def cycle_plot(cycle: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
-
 def _as_frames(raw: Any, i: int) -> np.ndarray:
     """One sample as an image to show: images as they are, videos as a strip of 4 frames."""
     x = np.asarray(raw[i])
@@ -93,14 +81,10 @@ def _as_frames(raw: Any, i: int) -> np.ndarray:
         return np.concatenate(list(x[pick]), axis=1)
     return x
 
-
 def sample_grid(inputs: Mapping[str, Any], outputs: Any, labels: list[str], path: Path, n: int = 6,
                 height: int = 80) -> None:
     """One row per sample: the visual inputs, then the output (videos as 4-frame strips), with the
     row's label (the caption given, or what was generated) written beside it."""
-    from PIL import Image, ImageDraw
-
-    from synesthesia.world.preview import _font, save_image
 
     rows = []
     for i in range(min(n, len(labels))):
@@ -109,7 +93,7 @@ def sample_grid(inputs: Mapping[str, Any], outputs: Any, labels: list[str], path
         cells = [Image.fromarray(c).resize((int(c.shape[1] * height / c.shape[0]), height), Image.NEAREST)
                  for c in cells]
         rows.append((cells, labels[i]))
-    width = max(sum(c.width + 6 for c in cells) for cells, _ in rows) + 330
+    width = max(sum(c.width + 6 for c in cells) for cells, _ in rows) + 360
     canvas = Image.new("RGB", (width, len(rows) * (height + 8) + 8), "white")
     draw = ImageDraw.Draw(canvas)
     for r, (cells, label) in enumerate(rows):
@@ -117,18 +101,23 @@ def sample_grid(inputs: Mapping[str, Any], outputs: Any, labels: list[str], path
         for c in cells:
             canvas.paste(c, (x, y))
             x += c.width + 6
-        draw.text((x + 6, y + height // 2 - 6), label[:60], fill="black", font=_font(12))
+        lines = textwrap.wrap(label, 48)[: max(1, height // 15)]
+        for k, line in enumerate(lines):
+            draw.text((x + 6, y + height // 2 - 7 * len(lines) + 14 * k), line, fill="black", font=font(12))
     save_image(canvas, path)
 
+REPORT_FILES = ("metrics.json", "report.html", "figures")
 
 def write_report(out: str | Path, metrics: dict, grids: Mapping[str, tuple] | None = None,
-                 overwrite: bool = True) -> Path:
-    """Write ``out/metrics.json``, ``out/report.html`` and ``out/figures/``; return the HTML."""
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+                 overwrite: bool = False) -> Path:
+    """Write ``out/metrics.json``, ``out/report.html`` and ``out/figures/`` (``out`` is created if
+    missing; other files in it are left alone, and these are replaced only with ``overwrite``);
+    return the HTML."""
+    with write_into(out, REPORT_FILES, overwrite) as tmp:
         figs = tmp / "figures"
         figs.mkdir()
         write_text_atomic(tmp / "metrics.json", json.dumps(metrics, indent=2, default=float))
-        parts = [f"<h1>Evaluation of {html.escape(str(metrics.get('run', '')))}</h1>",
+        parts = [f"<h1>Evaluation of {html.esc(metrics.get('run', ''))}</h1>",
                  f"<p>{metrics.get('n', '')} test samples; data {metrics.get('data_fingerprint', '')}; "
                  f"run {metrics.get('run_fingerprint', '')}; {metrics.get('seconds', '')} s</p>"]
         coh = metrics.get("coherence") or {}
@@ -137,8 +126,8 @@ def write_report(out: str | Path, metrics: dict, grids: Mapping[str, tuple] | No
             parts.append("<h2>Coherence (strict) of every direction</h2><img src='figures/coherence.png'>")
             rows = [[k, v["strict"], ", ".join(f"{a} {x:.3f}" for a, x in v["per_attribute"].items()),
                      ", ".join(v.get("free", [])),
-                     _fmt(v.get("diversity", {}).get("mean", float("nan")))] for k, v in coh.items()]
-            parts.append(_table(["direction", "strict", "per attribute", "free attributes",
+                     html.fmt(v.get("diversity", {}).get("mean", float("nan")))] for k, v in coh.items()]
+            parts.append(html.table(["direction", "strict", "per attribute", "free attributes",
                                  "free diversity"], rows))
         elif coh:
             heatmap(coh, figs / "coherence.png", key="r_precision")
@@ -147,28 +136,27 @@ def write_report(out: str | Path, metrics: dict, grids: Mapping[str, tuple] | No
             rows = [[k, v["r_precision"], v["similarity"]] for k, v in coh.items()]
             rows += [[f"real pairs {k}", v["r_precision"], v["similarity"]]
                      for k, v in metrics.get("real_pairs", {}).items()]
-            parts.append(_table(["direction", "R-precision", "similarity"], rows))
+            parts.append(html.table(["direction", "R-precision", "similarity"], rows))
         parts += _sections(metrics, figs)
         for name, (inputs, outputs, labels) in (grids or {}).items():
             fname = f"grid-{name.replace('->', '-to-').replace('+', '-')}.png"
             sample_grid(inputs, outputs, labels, figs / fname)
-            parts.append(f"<h3>{html.escape(name)}</h3><img src='figures/{fname}'>")
-        page = ("<!doctype html><html><head><meta charset='utf-8'><title>synesthesia evaluation</title>"
-                "<style>body{font-family:sans-serif;max-width:1100px} td,th{padding:3px 8px;"
-                "border-bottom:1px solid #ddd;text-align:left} table{border-collapse:collapse}</style>"
-                "</head><body>" + "\n".join(parts) + "</body></html>")
-        write_text_atomic(tmp / "report.html", page)
+            parts.append(f"<h3>{html.esc(name)}</h3><img src='figures/{fname}'>")
+        write_text_atomic(tmp / "report.html", html.page("synesthesia evaluation", parts))
     return Path(out) / "report.html"
-
 
 def _sections(metrics: dict, figs: Path) -> list[str]:
     parts = []
     joint = metrics.get("joint_coherence")
     if joint:
-        parts.append("<h2>Joint coherence of unconditional samples</h2>" + _table(
+        parts.append("<h2>Joint coherence of unconditional samples</h2>" + html.table(
             ["strict", *joint["per_attribute"]], [[joint["strict"], *joint["per_attribute"].values()]]))
-    if metrics.get("fid") and not metrics.get("fidelity"):
-        parts.append("<h2>FID (scorer embeddings)</h2>" + _table(list(metrics["fid"]), [list(metrics["fid"].values())]))
+    if metrics.get("scorer_fidelity"):
+        parts.append("<h2>Fidelity (contrastive scorer embeddings)</h2>" + html.table(
+            ["modality", "conditioned on", "FID", "KID", "samples"],
+            [[m, v["conditional_on"], v["fid"], v["kid"], v["samples"]] for m, v in metrics["scorer_fidelity"].items()]))
+    elif metrics.get("fid") and not metrics.get("fidelity"):
+        parts.append("<h2>FID (scorer embeddings)</h2>" + html.table(list(metrics["fid"]), [list(metrics["fid"].values())]))
     if metrics.get("fidelity"):
         rows = []
         for m, v in metrics["fidelity"].items():
@@ -178,22 +166,22 @@ def _sections(metrics: dict, figs: Path) -> list[str]:
                     rows.append([m, kind + (f" on {v['conditional_on']}" if kind == "conditional" else ""),
                                  s["fid"], s["kid"], s["precision"], s["recall"]])
         parts.append("<h2>Fidelity (oracle features)</h2>" +
-                     _table(["modality", "samples", "FID", "KID", "precision", "recall"], rows))
+                     html.table(["modality", "samples", "FID", "KID", "precision", "recall"], rows))
     if metrics.get("cycle"):
         cycle_plot(metrics["cycle"], figs / "cycle.png")
         keys = [k for k in metrics["cycle"][0] if k != "round"]
         parts.append("<h2>Cycle</h2><img src='figures/cycle.png'>" +
-                     _table(["round", *keys], [[c["round"], *[c[k] for k in keys]] for c in metrics["cycle"]]))
+                     html.table(["round", *keys], [[c["round"], *[c[k] for k in keys]] for c in metrics["cycle"]]))
     if metrics.get("captioning"):
-        parts.append("<h2>Captioning</h2>" + _table(
+        parts.append("<h2>Captioning</h2>" + html.table(
             ["direction", "BLEU-4", "CIDEr-D", "distinct-2", "self-BLEU"],
             [[k, v["bleu4"], v["cider_d"], v["distinct_2"], v["self_bleu"]] for k, v in metrics["captioning"].items()]))
     if metrics.get("likelihood"):
         lik = {k: v for k, v in metrics["likelihood"].items() if k not in ("k", "n")}
         parts.append(f"<h2>Importance-weighted bounds (nats, K={metrics['likelihood'].get('k')})</h2>" +
-                     _table(list(lik), [list(lik.values())]))
+                     html.table(list(lik), [list(lik.values())]))
     if metrics.get("oracle_accuracy"):
-        parts.append("<h2>Oracle accuracy on real test samples</h2>" + _table(
+        parts.append("<h2>Oracle accuracy on real test samples</h2>" + html.table(
             ["modality", "per attribute"],
             [[m, ", ".join(f"{a} {x:.4f}" for a, x in acc.items())] for m, acc in metrics["oracle_accuracy"].items()]))
     return parts

@@ -15,21 +15,24 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
-from synesthesia.evaluation.attribute_coherence import UNSPECIFIED, coherence
+from synesthesia.cycle import OTHER, cycle_runs, cycle_tensors
 from synesthesia.evaluation.captioning import cider_d, corpus_bleu
 from synesthesia.evaluation.diversity import distinct_n, entropy_ratio, self_bleu
 from synesthesia.evaluation.fidelity import fidelity_scores
-from synesthesia.evaluation.generation import (Direction, EvalData, direction_name, generate_raw,
-                                               generate_tensors, model_directions)
-from synesthesia.evaluation.oracles import SHOWN, get_oracle
+from synesthesia.evaluation.generation import Direction, EvalData, direction_name, generate_raw, model_directions
+from synesthesia.world.captions import make_captions
+from synesthesia.world.judges.coherence import UNSPECIFIED, coherence
+from synesthesia.world.judges.oracles import SHOWN, get_oracle
+from synesthesia.world.parser import parse_captions
+from synesthesia.world.rng import BatchRandom
+from synesthesia.world.world import split_id
 
 DIVERSITY_INPUTS, DIVERSITY_PER_INPUT = 25, 20
-
 
 def conveyed(data: EvalData, given: Sequence[str], attributes: Sequence[str]) -> dict[str, np.ndarray]:
     """The truth a direction is scored against: attribute -> codes (n,), -1 where no given
@@ -39,7 +42,6 @@ def conveyed(data: EvalData, given: Sequence[str], attributes: Sequence[str]) ->
         codes = np.full(data.n, UNSPECIFIED, dtype=np.int64)
         for m in given:
             if m == "text":
-                from synesthesia.world.parser import parse_captions
 
                 named = parse_captions(data.raw["text"])[a] != UNSPECIFIED
                 codes[named] = data.codes[a][named]
@@ -47,6 +49,9 @@ def conveyed(data: EvalData, given: Sequence[str], attributes: Sequence[str]) ->
                 codes[:] = data.codes[a]
         out[a] = codes
     return out
+
+# generation options that apply to unconditional samples
+JOINT_OPTIONS = ("prior", "flow_steps")
 
 
 class WorldEvaluation:
@@ -99,11 +104,14 @@ class WorldEvaluation:
     # -- unconditional samples -------------------------------------------------------------
     def joint(self) -> dict:
         """Joint coherence: on unconditional samples, an attribute counts as coherent when every
-        modality that shows it reads the same value; strict when all attributes do."""
+        modality that shows it reads the same value; strict when all attributes do. The samples are
+        drawn from the ``prior`` option when one is given (the learned flow prior too)."""
         n = self.data.n
+        prior = {k: v for k, v in self.options.items() if k in JOINT_OPTIONS}
         preds = {}
         for m in self.pipe.modalities:
-            out = generate_raw(self.pipe, {}, m, seed=self.seed + 2, count=n, temperature=self.temperature)
+            out = generate_raw(self.pipe, {}, m, seed=self.seed + 2, count=n, temperature=self.temperature,
+                               **prior)
             self.samples[f"prior->{m}"] = out
             preds[m] = self.oracles[m].predict(out)
         agree, per = np.ones(n, dtype=bool), {}
@@ -144,22 +152,22 @@ class WorldEvaluation:
         return out
 
     # -- cycle -------------------------------------------------------------------------------
-    def cycle(self, rounds: int = 3, start: str = "image", via: str = "text") -> list[dict]:
-        """``start -> via -> start -> ...`` on the model's own outputs: after each round, the strict
-        agreement of the ``via`` and ``start`` outputs with the attributes of the first ``start``
-        samples (pixel outputs are clipped to [0, 1] before they are given back)."""
+    def cycle(self, rounds: int = 3, start: str = "image") -> list[dict]:
+        """``start -> other -> start -> ...`` (:func:`synesthesia.cycle.cycle_tensors`) on the
+        model's own outputs: after each round, the strict agreement of both outputs with the
+        attributes of the first ``start`` samples."""
+
+        via = OTHER[start]
         attrs = self.attributes(start)
         truth = {a: self.data.codes[a] for a in attrs}
         via_attrs = [a for a in attrs if a in self.oracles[via].attributes]
-        current, rounds_out = self.data.tensors[start], []
-        for r in range(1, rounds + 1):
-            mid = generate_tensors(self.pipe, {start: current}, via, seed=self.seed + 10 + r,
-                                   temperature=self.temperature)
-            current = generate_tensors(self.pipe, {via: _canonical(via, mid)}, start,
-                                       seed=self.seed + 20 + r, temperature=self.temperature)
-            current = _canonical(start, current)
-            mid_raw = self.pipe.modalities[via].decode_batch(mid)
-            back_raw = self.pipe.modalities[start].decode_batch(current)
+        there, back = cycle_runs(self.pipe, start)
+        rounds_out = []
+        steps = cycle_tensors(self.pipe, start, self.data.tensors[start].to(self.pipe.device), rounds, self.seed,
+                              self.temperature)
+        for r, (mid, current) in enumerate(steps, 1):
+            mid_raw = there.modalities[via].decode_batch(mid.cpu())
+            back_raw = back.modalities[start].decode_batch(current.cpu())
             if r == 1:
                 self.samples[f"cycle:{via}"], self.samples[f"cycle:{start}"] = mid_raw, back_raw
             rounds_out.append({"round": r,
@@ -185,9 +193,6 @@ class WorldEvaluation:
         return out
 
     def captioning(self, directions: Sequence[Direction], references: int = 5) -> dict:
-        from synesthesia.world.captions import make_captions
-        from synesthesia.world.rng import BatchRandom
-        from synesthesia.world.world import split_id
 
         refs_by_seed = [make_captions(self.data.codes, self.varied,
                                       BatchRandom(1000 + k, split_id("test"), self.data.indices))
@@ -205,7 +210,7 @@ class WorldEvaluation:
     # -- everything ----------------------------------------------------------------------------
     def run(self, cycle_rounds: int = 3) -> dict:
         t0 = time.perf_counter()
-        directions = model_directions(self.pipe.model, list(self.pipe.modalities))
+        directions = model_directions(self.pipe)
         coh = {}
         for given, target in directions:
             coh[direction_name(given, target)] = self.direction(given, target)
@@ -224,8 +229,3 @@ class WorldEvaluation:
         metrics["oracle_accuracy"] = {m: o.accuracy for m, o in self.oracles.items()}
         metrics["seconds"] = round(time.perf_counter() - t0, 1)
         return metrics
-
-
-def _canonical(modality: str, x: torch.Tensor) -> torch.Tensor:
-    """A generated tensor as the model would receive a real one: pixels within [0, 1]."""
-    return x.clamp(0, 1) if modality in ("image", "video") else x

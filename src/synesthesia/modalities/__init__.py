@@ -28,11 +28,7 @@ def modality_class(name: str) -> type[Modality]:
 
 def build_modality(name: str, **config) -> Modality:
     """Build modality ``name`` from its plain-data config (what ``Modality.config()`` returns)."""
-    cls = modality_class(name)
-    try:
-        return cls(**config)
-    except TypeError as err:
-        raise ModalityError(f"bad option for the {name} modality: {err}") from err
+    return modality_class(name)(**config)
 
 
 __all__ = ["InputAdjusted", "Modality", "ModalityError", "MODALITY_CLASSES", "build_modality", "modality_class"]

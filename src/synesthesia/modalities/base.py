@@ -7,36 +7,50 @@ tensors; they only call these methods, so a user's own modality plugs in by subc
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import torch
 from torch import nn
+
 from synesthesia.errors import SynesthesiaError
 
-
 REFERENCE_ELEMENTS = 3 * 32 * 32
-
 
 class ModalityError(SynesthesiaError):
     """Bad raw input for a modality; the message says what was wrong and what to do."""
 
-
 class Modality(ABC):
     """Base class of image, text, audio and video.
 
-    Subclasses set ``name`` and ``feature_dim`` and implement the abstract methods. ``shape`` is the
+    Subclasses set ``name`` and ``Config`` (a typed :class:`~synesthesia.config.Section` of their
+    options, which become attributes) and implement the abstract methods. ``shape`` is the
     per-sample tensor shape the codec produces (without the batch dimension).
     """
 
     name: str = ""
+    Config: ClassVar[type]
     feature_dim: int = 256
     # likelihood weight; None balances modalities by size (see :meth:`likelihood_weight`)
     weight: float | None = None
     # autoregressive decoders take the target during training: ``decoder(z, x)``
     autoregressive: bool = False
+
+    # config field -> attribute, where the attribute has another name
+    option_attributes: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        config = self.Config.from_dict(options, f"modalities.{self.name}")
+        for f in dataclasses.fields(config):
+            setattr(self, self.option_attributes.get(f.name, f.name), getattr(config, f.name))
+        self.setup()
+
+    def setup(self) -> None:
+        """Fill the options left to the data (None) with defaults and check them together."""
 
     # -- codec -----------------------------------------------------------------------------
     @property
@@ -47,6 +61,11 @@ class Modality(ABC):
     @abstractmethod
     def encode(self, raws: Sequence[Any]) -> torch.Tensor:
         """Batch of raw values -> tensor ``(B, *shape)``."""
+
+    def encode_data(self, raws: Sequence[Any]) -> torch.Tensor:
+        """Training data -> tensor: as :meth:`encode`, except where a modality adapts in training
+        data what it refuses at inference (text cuts over-long captions, with a warning)."""
+        return self.encode(raws)
 
     @abstractmethod
     def decode(self, x: torch.Tensor) -> list[Any]:
@@ -103,7 +122,8 @@ class Modality(ABC):
     # -- persistence -----------------------------------------------------------------------
     def config(self) -> dict:
         """Plain-data settings that rebuild this modality with ``type(self)(**config)``."""
-        return {}
+        return {f.name: getattr(self, self.option_attributes.get(f.name, f.name))
+                for f in dataclasses.fields(self.Config)}
 
     def save_assets(self, folder: Path) -> None:
         """Write extra files the modality needs (e.g. a tokenizer) into a run folder."""
@@ -111,14 +131,11 @@ class Modality(ABC):
     def load_assets(self, folder: Path) -> None:
         """Read what :meth:`save_assets` wrote."""
 
-
 class InputAdjusted(UserWarning):
     """Raw input was adapted to what the model expects (resized, resampled, converted); the
     message says what was done so it is never silent."""
 
-
 def note(message: str) -> None:
     """Warn that an input was adapted (see :class:`InputAdjusted`)."""
-    import warnings
 
     warnings.warn(message, InputAdjusted, stacklevel=3)

@@ -15,26 +15,21 @@ divergence (D backward rows per sample), so the flow can serve as an MCMC prior.
     flow = FlowPrior(FlowPriorConfig(latent_dim=48, modalities=["image", "text"], condition_dim=96))
     flow.fit(FlowData(z_mean, z_logvar, condition, mask), FlowTrainConfig(steps=5000))
     z = flow.sample(conditions={"text": experts_of_text}, guidance=1.0, steps=50)
-    flow.save(run)                  # RUN/priors/flow.safetensors + flow.json
+    synesthesia.runs.save_flow_prior(run, flow)    # RUN/priors/flow.safetensors + flow.json
 """
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Mapping
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from synesthesia.errors import SynesthesiaError
-from synesthesia.io import atomic_path, write_text_atomic
 from synesthesia.sampling.flow_net import FlowPriorConfig, VelocityNet
 from synesthesia.sampling.flow_fit import FlowData, FlowTrainConfig, fit_flow
 
-WEIGHTS, CONFIG = "priors/flow.safetensors", "priors/flow.json"
 METHODS = ("euler", "heun", "sde")
 LOG_2PI = math.log(2 * math.pi)
 
@@ -185,34 +180,25 @@ class FlowPrior(nn.Module):
         self.summary = fit_flow(self, data, train, log)
         return self.summary
 
-    # -- persistence -----------------------------------------------------------------------------
-    def save(self, run: str | Path, extra: Mapping | None = None) -> Path:
-        """Write ``RUN/priors/flow.safetensors`` and ``RUN/priors/flow.json`` (config, fit summary,
-        ``extra``); each file is written to a temporary name then renamed."""
-        path = Path(run) / WEIGHTS
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        with atomic_path(path) as tmp:
-            save_file(state, str(tmp), metadata={"format": "pt"})
-        info = {"config": self.config.to_dict(), "summary": self.summary, **dict(extra or {})}
-        write_text_atomic(Path(run) / CONFIG, json.dumps(info, indent=2, default=float))
-        return path
+    # -- persistence (the run folder's layout is synesthesia.runs' business) -----------------------
+    def meta(self) -> dict:
+        """What rebuilds the flow from its weights (:meth:`from_state`): its config and fit summary."""
+        return {"density": "flow", "config": self.config.to_dict(), "summary": self.summary}
 
     @classmethod
-    def load(cls, run: str | Path, device: str | torch.device = "cpu") -> "FlowPrior":
-        """The flow prior saved in ``run`` by :meth:`save`."""
-        weights, config = Path(run) / WEIGHTS, Path(run) / CONFIG
-        if not weights.is_file() or not config.is_file():
-            raise FlowPriorError(f"{run} has no flow prior ({WEIGHTS} and {CONFIG}); train one with "
-                                 f"'synesthesia train-prior {run}'")
-        info = json.loads(config.read_text())
-        flow = cls(FlowPriorConfig.from_dict(info["config"]))
-        missing, unexpected = flow.load_state_dict(load_file(str(weights)), strict=False)
-        if missing or unexpected:
-            raise FlowPriorError(f"{weights} does not fit {config} (missing: {missing[:5]}, "
-                                 f"unexpected: {unexpected[:5]}); train the prior again")
-        flow.summary = info.get("summary", {})
-        return flow.to(device).eval()
-
-    @staticmethod
-    def exists(run: str | Path) -> bool:
-        return (Path(run) / WEIGHTS).is_file()
+    def from_state(cls, meta: dict, state: Mapping[str, torch.Tensor], where: str = "the saved flow prior"
+                   ) -> "FlowPrior":
+        """The flow described by ``meta`` (:meth:`meta`) with the weights ``state``."""
+        try:
+            flow = cls(FlowPriorConfig.from_dict(meta["config"]))
+        except (KeyError, TypeError) as err:
+            raise FlowPriorError(f"{where} has no valid flow config ({err}); train the prior again") from None
+        expected = flow.state_dict()
+        wrong = sorted(set(expected) ^ set(state)) + [k for k in expected if k in state and
+                                                       tuple(state[k].shape) != tuple(expected[k].shape)]
+        if wrong:
+            raise FlowPriorError(f"{where}: the weights do not fit the config ({', '.join(wrong[:5])}"
+                                 f"{' ...' if len(wrong) > 5 else ''}); train the prior again")
+        flow.load_state_dict(dict(state))
+        flow.summary = meta.get("summary", {})
+        return flow.eval()

@@ -21,7 +21,8 @@ import warnings
 import lightning as L
 import torch
 
-from synesthesia.config import ConfigError, TrainConfig
+from synesthesia.config import ConfigError
+from synesthesia.runs.config import TrainConfig
 from synesthesia.data.batch import MultimodalBatch
 from synesthesia.models.collapse import CollapseMonitor
 from synesthesia.training.module import NonFiniteLossError, _flat_scalars

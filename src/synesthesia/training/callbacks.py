@@ -1,4 +1,5 @@
-"""Training callbacks: a sample grid per epoch and a throughput meter."""
+"""Training callbacks: a sample grid per epoch, a throughput meter, the cosine learning-rate
+schedule over the run's budget, and one progress bar over the whole run."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import TQDMProgressBar
 
 from synesthesia.data.batch import MultimodalBatch
-
+from synesthesia.modalities.files import write_png
 
 @torch.no_grad()
 def direction_rows(model, batch: MultimodalBatch, target: str = "image", seed: int = 0) -> dict:
@@ -26,13 +28,11 @@ def direction_rows(model, batch: MultimodalBatch, target: str = "image", seed: i
     rows[f"prior->{target}"] = model.generate({}, [target], generator=g, batch_size=len(batch))[target]
     return rows
 
-
 def image_grid(rows: dict[str, torch.Tensor]) -> np.ndarray:
     """Tile image tensors (B, 3, H, W) in [0, 1], one row per entry, into uint8 (H', W', 3)."""
     tiles = [torch.cat(list(x.clamp(0, 1)), dim=2) for x in rows.values()]        # (3, H, B*W)
     grid = torch.cat(tiles, dim=1)
     return (grid.permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-
 
 class SampleGrid(L.Callback):
     """After each validation epoch, write ``samples/epoch-XXX.png``: real images, then images
@@ -48,14 +48,12 @@ class SampleGrid(L.Callback):
         batch = dm.val_set[list(range(min(self.n, len(dm.val_set))))].to(pl_module.device)
         if "image" not in batch.data or not hasattr(pl_module.model, "generate"):
             return
-        from synesthesia.modalities.files import write_png
 
         was_training = pl_module.model.training
         pl_module.model.eval()
         rows = {"real": batch.data["image"], **direction_rows(pl_module.model, batch)}
         pl_module.model.train(was_training)
         write_png(image_grid(rows), self.folder / f"epoch-{trainer.current_epoch:03d}.png")
-
 
 class Throughput(L.Callback):
     """Logs training samples per second (``train/samples_per_s``) over each epoch."""
@@ -74,7 +72,6 @@ class Throughput(L.Callback):
         if secs > 0 and self._n:
             pl_module.log("train/samples_per_s", self._n / secs * trainer.world_size, sync_dist=False)
 
-
 def budget_progress(trainer: L.Trainer) -> float:
     """How much of the run's budget is spent, in [0, 1]: the larger of the step budget
     (``max_steps`` or ``max_epochs``) and the time budget (``max_time``) fractions."""
@@ -86,7 +83,6 @@ def budget_progress(trainer: L.Trainer) -> float:
     if timer is not None and timer._duration:
         progress = max(progress, timer.time_elapsed("train") / timer._duration)
     return min(1.0, progress)
-
 
 class CosineSchedule(L.Callback):
     """Linear warm-up over ``warmup_steps``, then cosine decay to ``final`` times the base learning
@@ -151,3 +147,32 @@ class CosineSchedule(L.Callback):
     def load_state_dict(self, state_dict: dict) -> None:
         if "factor" in state_dict:
             self._resumed = float(state_dict["factor"])
+
+class StepProgress(TQDMProgressBar):
+    """One bar over the run's optimiser steps (not one per epoch), so its time left is the
+    run's: ``max_steps`` when set, else the steps of ``max_epochs``."""
+
+    def __init__(self) -> None:
+        super().__init__(leave=False)
+
+    def on_train_start(self, trainer, *_) -> None:
+        self.train_progress_bar = self.init_train_tqdm()
+        total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else trainer.estimated_stepping_batches
+        self.train_progress_bar.reset(total=None if not math.isfinite(total) else int(total))
+        self.train_progress_bar.initial = trainer.global_step
+        self.train_progress_bar.n = trainer.global_step
+
+    def on_train_epoch_start(self, trainer, *_) -> None:
+        self.train_progress_bar.set_description(f"epoch {trainer.current_epoch}")
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        bar = self.train_progress_bar
+        if bar is not None and not bar.disable:
+            bar.n = trainer.global_step
+            bar.refresh()
+            if trainer.global_step % max(1, self.refresh_rate * 10) == 0:
+                bar.set_postfix(self.get_metrics(trainer, pl_module))
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if not self.train_progress_bar.disable:
+            self.train_progress_bar.set_postfix(self.get_metrics(trainer, pl_module))

@@ -8,15 +8,14 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from synesthesia.config import TrainConfig
+from synesthesia.runs.config import TrainConfig
 from synesthesia.data.batch import MultimodalBatch
 from synesthesia.data.store import TensorDataset
 from synesthesia.errors import SynesthesiaError
-
+import importlib
 
 class NonFiniteLossError(SynesthesiaError, RuntimeError):
     """Training produced NaN or Inf; the message says where and what to try."""
-
 
 class GenerativeModule(L.LightningModule):
     """Trains any model whose ``forward(data, masks)`` returns ``{"loss": scalar, ...}``."""
@@ -53,7 +52,6 @@ class GenerativeModule(L.LightningModule):
         opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         return opt
 
-
 def _flat_scalars(out: dict, prefix: str = "") -> dict[str, torch.Tensor]:
     flat = {}
     for k, v in out.items():
@@ -65,7 +63,6 @@ def _flat_scalars(out: dict, prefix: str = "") -> dict[str, torch.Tensor]:
             flat[f"{prefix}{k}"] = torch.tensor(float(v))
     return flat
 
-
 class _Indices(Dataset):
     def __init__(self, n: int) -> None:
         self.n = n
@@ -76,7 +73,6 @@ class _Indices(Dataset):
     def __getitem__(self, i: int) -> int:
         return i
 
-
 class _Gather:
     """collate_fn: a list of indices -> one vectorised batch."""
 
@@ -85,7 +81,6 @@ class _Gather:
 
     def __call__(self, indices: list[int]) -> MultimodalBatch:
         return self.dataset[indices]
-
 
 class TensorDataModule(L.LightningDataModule):
     """Train/val loaders over :class:`TensorDataset`s; Lightning adds a DistributedSampler
@@ -111,17 +106,14 @@ class TensorDataModule(L.LightningDataModule):
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         return batch.to(device) if isinstance(batch, MultimodalBatch) else batch
 
-
 # how a model trains (its ``training_kind`` attribute) -> "module:class" of its LightningModule
 LIGHTNING_MODULES: dict[str, str] = {
     "likelihood": "synesthesia.training.module:GenerativeModule",
     "adversarial": "synesthesia.training.adversarial:AdversarialModule",
 }
 
-
 def lightning_module(model: torch.nn.Module, train: TrainConfig) -> L.LightningModule:
     """Wrap ``model`` in the LightningModule its ``training_kind`` (default "likelihood") asks for."""
-    import importlib
 
     kind = getattr(model, "training_kind", "likelihood")
     if kind not in LIGHTNING_MODULES:

@@ -1,64 +1,95 @@
-"""``train(config, out)``: data -> modalities -> model -> Lightning Trainer -> run folder."""
+"""``train(config, out)``: data -> modalities -> model -> Lightning Trainer -> run folder.
+
+A new run needs a new or empty ``out``; ``resume=True`` continues the run in ``out`` from its last
+checkpoint, after checking everything it needs (config, modalities, model, checkpoint) and before
+changing any file of the run.
+"""
 
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import time
+import warnings
 from pathlib import Path
 
-import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from synesthesia.config import ConfigError, RunConfig
-from synesthesia.data.sources import WorldSource, open_source
-from synesthesia.io import atomic_path
+from synesthesia.config import ConfigError
+from synesthesia.data.sources import WorldSource
+from synesthesia.data.user_source import open_data
+from synesthesia.errors import OutputError
+from synesthesia.io import atomic_path, protected_kind, refuse_protected, remove_stale
+from synesthesia.limits import set_limits
 from synesthesia.modalities import build_modality
-from synesthesia.models.registry import build_model
-from synesthesia.runs import load_modalities, save_modalities, save_weights, write_metrics
-from synesthesia.training.callbacks import CosineSchedule, SampleGrid, Throughput
-from synesthesia.training.checkpoint_io import SafetensorsCheckpointIO
-from synesthesia.training.module import TensorDataModule, lightning_module
-
+from synesthesia.runs import (RunConfig, build_model, load_modalities, save_modalities, save_weights,
+                              write_metrics)
+from synesthesia.runs.folder import CONFIG
+from synesthesia.modalities.text import TextModality
+from synesthesia.world.captions import caption_vocabulary
+from safetensors import SafetensorError
 
 def resolve_modalities(config: RunConfig, source) -> dict:
-    """Build the modalities for ``source``, filling sizes from the data and training the text
-    tokenizer on the training captions."""
+    """Build the modalities for ``source``: options left unset (null) come from the data (sizes,
+    rates, frames), and the text tokenizer is trained on the training captions."""
     names = config.data.modalities or list(source.modalities)
     unknown = [m for m in names if m not in source.modalities]
     if unknown:
         raise ConfigError(f"data.modalities names {unknown}, but the data has only {list(source.modalities)}")
+    extra = [m for m in config.modalities if m not in names]
+    if extra:
+        raise ConfigError(f"modalities.{extra[0]} is set, but the run trains on {names} (data.modalities); "
+                          "drop it or add the modality to data.modalities")
+    if hasattr(source, "resolve_modalities"):          # users' data: sizes and tokenizer from the data
+        return source.resolve_modalities(names, {n: config.modality_options(n) for n in names})
     built = {}
     for name in names:
-        cfg = dict(config.modalities.get(name) or {})
+        cfg = config.modality_options(name)
         if isinstance(source, WorldSource):
             w = source.config
-            if name == "image":
-                cfg.setdefault("size", w.image_size)
-            elif name == "video":
-                cfg.setdefault("size", w.video_size)
-                cfg.setdefault("frames", w.video_frames)
-            elif name == "audio":
-                cfg.setdefault("sample_rate", w.sample_rate)
-                cfg.setdefault("seconds", w.audio_seconds)
-        if name == "text" and "vocab" not in cfg and "tokenizer" not in cfg:
+            found = {"image": {"size": w.image_size}, "video": {"size": w.video_size, "frames": w.video_frames},
+                     "audio": {"sample_rate": w.sample_rate, "seconds": w.audio_seconds}}.get(name, {})
+            cfg = {**found, **cfg}
+        if name == "text":
             captions = source.captions("train", config.data.n_train)
-            extra: list[str] = []
+            extra_words: list[str] = []
+            # the world's closed vocabulary keeps whole words; users' captions get subwords
+            cfg.setdefault("tokenizer", "word" if isinstance(source, WorldSource) else "bpe")
             if isinstance(source, WorldSource):
-                from synesthesia.world.captions import caption_vocabulary
 
-                extra = caption_vocabulary()
-            from synesthesia.modalities.text import TextModality
+                extra_words = caption_vocabulary()
 
-            built[name] = TextModality.from_captions(captions, extra_words=extra, **cfg)
+            built[name] = TextModality.from_captions(captions, extra_words=extra_words, **cfg)
             continue
         built[name] = build_modality(name, **cfg)
     return built
 
+# Lightning's start-up lines (accelerator summary, tips and advertisements) and the notices about
+# folders a resumed run keeps on purpose are not the user's business
+_QUIET_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
+                  "lightning.fabric.utilities.rank_zero")
+_QUIET_WARNINGS = (".*LeafSpec.*is deprecated.*", "Experiment logs directory .* exists and is not empty.*",
+                   "Checkpoint directory .* exists and is not empty.*",
+                   "The dirpath has changed from .*", ".*does not have many workers.*")
 
-def _trainer(config: RunConfig, out: Path, enable_progress: bool) -> L.Trainer:
+
+def _quiet_lightning() -> None:
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for message in _QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
+
+
+def _trainer(config: RunConfig, out: Path, enable_progress: bool):
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from synesthesia.training.callbacks import CosineSchedule, SampleGrid, StepProgress, Throughput
+    from synesthesia.training.checkpoint_io import SafetensorsCheckpointIO
+
+    _quiet_lightning()
     t = config.train
     every = max(1, t.checkpoint_every)
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", filename="step-{step}", every_n_train_steps=every,
@@ -69,6 +100,8 @@ def _trainer(config: RunConfig, out: Path, enable_progress: bool) -> L.Trainer:
         callbacks.append(CosineSchedule(t.warmup_steps, restart=t.resume_lr_factor))
     if t.samples_every_epoch:
         callbacks.append(SampleGrid(out / "samples"))
+    if enable_progress:
+        callbacks.append(StepProgress())
     return L.Trainer(
         default_root_dir=out, accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes,
         strategy=t.strategy, precision=t.precision, max_epochs=t.max_epochs, max_steps=t.max_steps,
@@ -80,40 +113,76 @@ def _trainer(config: RunConfig, out: Path, enable_progress: bool) -> L.Trainer:
         enable_model_summary=False, num_sanity_val_steps=0, detect_anomaly=False,
     )
 
+def _check_new_run(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file; give a folder for the run")
+    if protected_kind(out) == "a run":
+        raise OutputError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+    refuse_protected(out, "replace")
+    if out.is_dir() and any(p for p in out.iterdir() if not p.name.startswith(".")):
+        raise OutputError(f"{out} is not empty; choose another --out (a new run needs a new or empty folder), "
+                          f"or pass --resume to continue a run there")
+
+def _check_resume(config: RunConfig, out: Path):
+    """Everything a resume needs, checked before any file changes: the saved config and
+    modalities, a model that fits them, and a readable last checkpoint holding that model."""
+
+    from synesthesia.training.checkpoint_io import load_nested
+
+    last = out / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        raise ConfigError(f"--resume: {last} does not exist; train without --resume first")
+    saved = RunConfig.from_yaml(out / CONFIG)
+    config.modalities = saved.modalities
+    modalities = load_modalities(config, out)
+    model = build_model(config, modalities)
+    try:
+        state = load_nested(last)["state_dict"]
+    except (KeyError, ValueError, OSError, SafetensorError) as err:
+        raise ConfigError(f"--resume: {last} is not a readable checkpoint ({str(err)[:120]}); resume from an "
+                          f"earlier one in {last.parent} by copying it to last.ckpt") from None
+    own = {f"model.{k}": v for k, v in model.state_dict().items()}
+    wrong = sorted(k for k, v in own.items() if k not in state or tuple(state[k].shape) != tuple(v.shape))
+    if wrong:
+        raise ConfigError(f"--resume: {last} does not hold the model this config builds ({wrong[:3]} missing or "
+                          f"of another shape); resume with the run's own config ({out / CONFIG})")
+    return modalities
 
 def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
     """Train ``config`` into the run folder ``out``; with ``resume`` continue from its last
     checkpoint (same data, modalities and tokenizer)."""
+    import lightning as L
+
+    from synesthesia.training.module import TensorDataModule, lightning_module
+
     out = Path(out)
+    set_limits(config.limits)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     L.seed_everything(config.train.seed, workers=True, verbose=False)
-    last = out / "checkpoints" / "last.ckpt"
+    config.data.absolute()
+    source = open_data(config.data, out if _is_rank_zero() else None)
     if resume:
-        if not last.is_file():
-            raise ConfigError(f"--resume: {last} does not exist; train without --resume first")
-        saved = RunConfig.from_yaml(out / "config.yaml")
-        config.modalities = saved.modalities
-        modalities = load_modalities(config, out)
+        modalities = _check_resume(config, out)
     else:
-        if (out / "model.safetensors").exists() or last.exists():
-            raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose "
-                                  "another --out")
-        source = open_source(config.data.world, config.data.cache, config.data.manifest)
+        _check_new_run(out)
         modalities = resolve_modalities(config, source)
-        out.mkdir(parents=True, exist_ok=True)
-        config.modalities = save_modalities(modalities, out)
-    source = open_source(config.data.world, config.data.cache, config.data.manifest)
-    if _is_rank_zero():
-        config.to_yaml(out / "config.yaml")
     train_set = source.dataset("train", config.data.n_train, modalities, config.data.missing_p)
-    val_set = source.dataset("val", config.data.n_val, modalities) if config.data.n_val else None
-    model = build_model(config.family, modalities, config.model)
+    has_val = config.data.n_val and getattr(source, "size", lambda split: None)("val") != 0
+    val_set = source.dataset("val", config.data.n_val, modalities) if has_val else None
+    model = build_model(config, modalities)
+    if _is_rank_zero():
+        out.mkdir(parents=True, exist_ok=True)
+        remove_stale(out / CONFIG)
+        if not resume:
+            config.set_modalities(save_modalities(modalities, out))
+        config.to_yaml(out / CONFIG)
+        if resume:
+            _set_aside_csv_log(out)
     module = lightning_module(model, config.train)
     data = TensorDataModule(train_set, val_set, config.train.batch_size, config.train.num_workers)
-    if resume and _is_rank_zero():
-        _set_aside_csv_log(out)
     trainer = _trainer(config, out, progress)
+    last = out / "checkpoints" / "last.ckpt"
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
     seconds = time.perf_counter() - t0
@@ -127,9 +196,10 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
         metrics.update({"global_step": trainer.global_step, "epochs": trainer.current_epoch,
                         "train_seconds": round(seconds, 2), "parameters": sum(p.numel() for p in model.parameters()),
                         "n_train": len(train_set), "world_size": trainer.world_size})
+        if getattr(source, "summaries", None):
+            metrics["data"] = source.summaries
         write_metrics(out, {"training": metrics})
     return out
-
 
 def _set_aside_csv_log(out: Path) -> None:
     """Lightning's CSV logger deletes an existing metrics.csv; keep it as metrics.part-<k>.csv
@@ -138,7 +208,6 @@ def _set_aside_csv_log(out: Path) -> None:
     if log.is_file():
         k = len(list(log.parent.glob("metrics.part-*.csv")))
         log.rename(log.with_name(f"metrics.part-{k}.csv"))
-
 
 def _join_csv_logs(out: Path) -> None:
     """metrics.csv = the rows of every earlier leg of a resumed run, then its own (the union
@@ -162,7 +231,6 @@ def _join_csv_logs(out: Path) -> None:
             writer.writerows(rows)
     for path in parts:
         path.unlink()
-
 
 def _is_rank_zero() -> bool:
     return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0

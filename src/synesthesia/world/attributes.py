@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
-from typing import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping, Sequence
 
 import numpy as np
-from synesthesia.errors import SynesthesiaError
+
+from synesthesia.config import ConfigError, Section
 
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "shape": ("circle", "square", "triangle", "star", "heart", "cross"),
@@ -55,7 +56,7 @@ SPLITS: tuple[str, ...] = ("train", "val", "test", "holdout")
 ATTRIBUTE_NAMES: tuple[str, ...] = tuple(ATTRIBUTES)
 
 
-class WorldError(SynesthesiaError):
+class WorldError(ConfigError):
     """Bad world configuration or attribute input; the message says what to change."""
 
 
@@ -96,26 +97,24 @@ def parse_combination(text: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class WorldConfig:
+class WorldConfig(Section):
     """Everything that decides what the world renders. A sample is a pure function of
-    ``(config, split, index)``; ``seed`` is part of the config.
+    ``(config, split, index)``; ``seed`` is part of the config. ``motion`` joins the varied
+    attributes when ``video`` is among the modalities, unless ``attributes`` is given."""
 
-    ``attributes`` overrides the level's attribute set when given (any subset of
-    :data:`ATTRIBUTE_NAMES`). ``motion`` joins the varied attributes when ``video`` is among the
-    modalities, unless ``attributes`` is given explicitly.
-    """
+    level: int = 3                                     # difficulty 1-5: which attributes vary (CdSprites+ levels)
+    attributes: tuple[str, ...] | None = None          # a custom set of varied attributes instead of the level's
+    image_size: int = 32                               # image side in pixels
+    video_size: int = 32                               # video frame side in pixels
+    video_frames: int = 8                              # frames per video
+    sample_rate: int = 8000                            # sound sample rate in Hz (at least 8000)
+    audio_seconds: float = 1.0                         # sound length in seconds
+    modalities: tuple[str, ...] = MODALITIES           # modalities rendered: image, text, audio, video
+    holdout: tuple[Any, ...] = ()                      # attribute combinations never in train/val, e.g. 'shape=star,colour=red'
+    partial_caption_p: float = 0.0                     # probability of leaving each attribute out of a caption
+    seed: int = 0                                      # world seed: another seed, another world
 
-    level: int = 3
-    attributes: tuple[str, ...] | None = None
-    image_size: int = 32
-    video_size: int = 32
-    video_frames: int = 8
-    sample_rate: int = 8000
-    audio_seconds: float = 1.0
-    modalities: tuple[str, ...] = MODALITIES
-    holdout: tuple[tuple[tuple[str, str], ...], ...] = ()
-    partial_caption_p: float = 0.0
-    seed: int = 0
+    error = WorldError
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -188,23 +187,13 @@ class WorldConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "WorldConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise WorldError(
-                f"unknown world option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
-            )
-        d = dict(d)
-        if d.get("attributes") is not None:
-            d["attributes"] = tuple(d["attributes"])
-        if "modalities" in d:
-            d["modalities"] = tuple(d["modalities"])
-        if "holdout" in d:
-            d["holdout"] = tuple(
-                parse_combination(c) if isinstance(c, str) else dict(c) for c in d["holdout"]
-            )
-        return cls(**d)
+    def from_dict(cls, d: Mapping | None, where: str = "data.world") -> "WorldConfig":
+        if isinstance(d, cls):
+            return d
+        d = dict(d or {})
+        if isinstance(d.get("holdout"), str):
+            d["holdout"] = [d["holdout"]]
+        return super().from_dict(d, where)
 
     def fingerprint(self) -> str:
         """Short stable hash of the config and the world's vocabulary; changes whenever a

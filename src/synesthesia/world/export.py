@@ -20,14 +20,13 @@ import numpy as np
 from synesthesia.io import atomic_dir, write_text_atomic
 from synesthesia.world.attributes import ATTRIBUTES, WorldError
 from synesthesia.world.cache import WorldCache
+from synesthesia.modalities.files import write_gif, write_mp4, write_png, write_wav
 
 EXTENSIONS = {"image": "png", "text": "txt", "audio": "wav"}
-
 
 def export_files(cache: str | Path, out: str | Path, n: int = 100, split: str = "train",
                  video_format: str = "mp4", overwrite: bool = False) -> Path:
     """Write the first ``n`` samples of ``split`` of ``cache`` into ``out``; return the manifest path."""
-    from synesthesia.modalities.files import write_gif, write_mp4, write_png, write_wav
 
     data = WorldCache(cache)
     available = data.splits.get(split, 0)

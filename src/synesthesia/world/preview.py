@@ -14,7 +14,7 @@ from synesthesia.world.attributes import WorldConfig
 from synesthesia.world.world import ShapesWorld
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def font(size: int) -> ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType
@@ -26,7 +26,7 @@ def labelled_grid(images: np.ndarray, labels: Sequence[str], columns: int, cell:
     """Tile uint8 images (N, H, W, 3) into a grid with a wrapped label under each image."""
     n = len(images)
     rows = (n + columns - 1) // columns
-    font = _font(11)
+    face = font(11)
     line_h = 13
     title_w = 70 if row_titles else 0
     cell_h = cell + 6 + line_h * label_lines
@@ -38,9 +38,9 @@ def labelled_grid(images: np.ndarray, labels: Sequence[str], columns: int, cell:
         x, y = title_w + 8 + c * (cell + 8), 8 + r * (cell_h + 8)
         canvas.paste(Image.fromarray(images[i]).resize((cell, cell), Image.NEAREST), (x, y))
         for k, line in enumerate(textwrap.wrap(labels[i], chars)[:label_lines]):
-            draw.text((x, y + cell + 4 + k * line_h), line, fill="black", font=font)
+            draw.text((x, y + cell + 4 + k * line_h), line, fill="black", font=face)
     for r, title in enumerate(row_titles or []):
-        draw.text((8, 8 + r * (cell_h + 8) + cell // 2), title, fill="black", font=_font(14))
+        draw.text((8, 8 + r * (cell_h + 8) + cell // 2), title, fill="black", font=font(14))
     return canvas
 
 

@@ -21,15 +21,16 @@ from synesthesia.world.attributes import (
     default_codes,
 )
 from synesthesia.world.rng import BatchRandom
+from synesthesia.world.render import render_images, render_videos
+from synesthesia.world.captions import make_captions
+from synesthesia.world.sound import render_sounds
 
 _MAX_REDRAWS = 64
-
 
 def split_id(split: str) -> int:
     if split not in SPLITS:
         raise WorldError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
     return SPLITS.index(split)
-
 
 class ShapesWorld:
     """Renders samples of a :class:`WorldConfig`.
@@ -103,7 +104,6 @@ class ShapesWorld:
     # -- rendering ---------------------------------------------------------------------------
     def render(self, split: str, indices: Iterable[int],
                modalities: Sequence[str] | None = None) -> dict:
-        from synesthesia.world.render import render_images, render_videos
 
         cfg = self.config
         mods = cfg.modalities if modalities is None else tuple(modalities)
@@ -119,11 +119,9 @@ class ShapesWorld:
         if "image" in mods:
             out["image"] = render_images(codes, rng, cfg.image_size, vary_bg)
         if "text" in mods:
-            from synesthesia.world.captions import make_captions
 
             out["text"] = make_captions(codes, cfg.varied, rng, cfg.partial_caption_p)
         if "audio" in mods:
-            from synesthesia.world.sound import render_sounds
 
             out["audio"] = render_sounds(codes, rng, cfg.sample_rate, cfg.audio_seconds)
         if "video" in mods:
@@ -137,11 +135,9 @@ class ShapesWorld:
             hi = min(lo + chunk, start + n)
             yield lo, self.render(split, np.arange(lo, hi), modalities)
 
-
 def codes_matrix(codes: dict[str, np.ndarray]) -> np.ndarray:
     """Codes as an int8 matrix (N, len(ATTRIBUTE_NAMES)) in :data:`ATTRIBUTE_NAMES` order."""
     return np.stack([codes[a] for a in ATTRIBUTE_NAMES], axis=1).astype(np.int8)
-
 
 def matrix_codes(matrix: np.ndarray) -> dict[str, np.ndarray]:
     """Inverse of :func:`codes_matrix`."""

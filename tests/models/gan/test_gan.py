@@ -4,9 +4,10 @@ import warnings
 import pytest
 import torch
 
-from synesthesia.config import ConfigError, RunConfig, TrainConfig
+from synesthesia.config import ConfigError
+from synesthesia.runs.config import RunConfig, TrainConfig
 from synesthesia.models.gan import ConditionalGAN, GANConfig, ModelInputError
-from synesthesia.models.gan.model import condition_fits
+from synesthesia.models.gan.conditions import condition_fits
 from synesthesia.models.gan.augment import cutout, diff_augment, translation
 from synesthesia.training.adversarial import (AdversarialModule, CollapseMonitor, ModeCollapseWarning,
                                               plain_update)

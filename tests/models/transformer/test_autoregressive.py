@@ -3,15 +3,22 @@ import shutil
 import pytest
 import torch
 
-from synesthesia.config import ConfigError, RunConfig
+from synesthesia.config import ConfigError
+from synesthesia.runs.config import RunConfig
 from synesthesia.modalities.text import EOS, PAD
-from synesthesia.models.transformer import (AutoregressiveConfig, AutoregressiveGenerator, ModelInputError,
-                                            build_model)
+from synesthesia.models.transformer import AutoregressiveConfig, AutoregressiveGenerator, ModelInputError
+from synesthesia.models.transformer import build_model as build_family_model
+from synesthesia.runs import read_finished_run
 from synesthesia.models.transformer.layers import KVCache
 from tests.conftest import TINY_MODALITIES, TINY_WORLD
 
 TINY_AR = {"kind": "autoregressive", "width": 32, "heads": 2, "layers": 2}
 TOKENIZER = {"kind": "tokenizer", "channels": 8, "levels": [5, 5, 5]}
+
+
+def build_model(modalities, config):
+    """The family's builder with the run reader the run folders give it (models read no files)."""
+    return build_family_model(modalities, config, read_run=read_finished_run)
 
 
 def _config(model: dict, modalities=("image", "text"), **train) -> RunConfig:
@@ -38,7 +45,8 @@ def runs(tmp_path_factory):
 def model(runs, tiny_modalities):
     torch.manual_seed(0)
     mods = {m: tiny_modalities[m] for m in ("image", "text")}
-    return AutoregressiveGenerator(mods, AutoregressiveConfig(**{**TINY_AR, "tokenizer_run": str(runs[0])})).eval()
+    return AutoregressiveGenerator(mods, AutoregressiveConfig(**{**TINY_AR, "tokenizer_run": str(runs[0])}),
+                                   read_run=read_finished_run).eval()
 
 
 def test_future_tokens_never_change_past_states(model, tiny_data):
@@ -100,7 +108,8 @@ def test_unconditional_samples_share_their_caption(model):
 def test_loss_decreases_and_dropped_captions_still_train(model, tiny_modalities, tiny_data, runs):
     torch.manual_seed(0)
     mods = {m: tiny_modalities[m] for m in ("image", "text")}
-    m = AutoregressiveGenerator(mods, AutoregressiveConfig(**{**TINY_AR, "tokenizer_run": str(runs[0])}))
+    m = AutoregressiveGenerator(mods, AutoregressiveConfig(**{**TINY_AR, "tokenizer_run": str(runs[0])}),
+                                read_run=read_finished_run)
     batch = tiny_data[list(range(32))]
     data = {k: batch.data[k] for k in mods}
     opt = torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=3e-3)
@@ -122,7 +131,7 @@ def test_run_is_self_contained_and_options_pass_through_the_pipeline(runs, tmp_p
 
     tok, gen = runs
     saved = RunConfig.from_yaml(gen / "config.yaml")
-    assert saved.model["tokenizer_run"] == str(tok)
+    assert saved.model.tokenizer_run == str(tok)
     a = syn.load(gen)
     assert a.model.config.tokenizer["model"]["levels"] == [5, 5, 5]
     # give the run its tokenizer's config (what a preset does) and take the tokenizer run away

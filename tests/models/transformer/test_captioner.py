@@ -135,7 +135,7 @@ def test_train_save_load_and_pipeline(tmp_path, tiny_world):
     from PIL import Image
 
     from tests.conftest import TINY_MODALITIES, TINY_WORLD
-    from synesthesia.config import RunConfig
+    from synesthesia.runs.config import RunConfig
     from synesthesia.training.run import train
 
     config = RunConfig.from_dict({

@@ -8,8 +8,13 @@ from collections import Counter
 import pytest
 import torch
 
-from synesthesia.models.transformer.expander import (META, WEIGHTS, CaptionExpander, ExpanderConfig,
-                                                     ExpanderError, file_pairs, train_expander, world_pairs)
+from synesthesia.data.pairs import file_pairs, world_pairs
+from synesthesia.data.sources import DataError
+from synesthesia.models.transformer.expander import CaptionExpander, ExpanderConfig, ExpanderError
+from synesthesia.runs import RunError, load_expander, save_expander
+from synesthesia.runs.folder import EXPANDER as WEIGHTS
+from synesthesia.runs.folder import EXPANDER_META as META
+from synesthesia.training.expander import train_expander
 from synesthesia.world.parser import parse_captions
 
 from tests.conftest import TINY_WORLD
@@ -37,7 +42,7 @@ def test_learns_a_completion_and_keeps_its_spread(tiny_modalities):
     partial = ["a red circle"] * 40 + ["a blue square"] * 20 + ["a green star"] * 20
     complete = (["a big red circle", "a small red circle"] * 20 + ["a big blue square on a plain background"] * 20
                 + ["a small green star at the top left"] * 20)
-    model, summary = train_expander(text, partial, complete, minutes=None, steps=600, batch_size=32,
+    model, summary = train_expander(text, partial, complete, steps=600, batch_size=32,
                                     lr=3e-3, config=SMALL)
     assert summary["steps"] == 600 and summary["val_loss"] < 0.3
     ids = text.encode(["a blue square", "a green star"])
@@ -52,27 +57,27 @@ def test_learns_a_completion_and_keeps_its_spread(tiny_modalities):
 def test_save_load_identity_and_errors(tiny_modalities, tmp_path):
     text = tiny_modalities["text"]
     model = CaptionExpander(text, SMALL).eval()
-    model.save(tmp_path, {"trained": {"steps": 0}})
+    save_expander(tmp_path, model, {"trained": {"steps": 0}})
     assert (tmp_path / WEIGHTS).is_file() and json.loads((tmp_path / META).read_text())["config"]["width"] == 32
-    again = CaptionExpander.load(tmp_path, text)
+    again = load_expander(tmp_path, {"text": text})
     ids = text.encode(["a red circle", "a small star"])
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     assert torch.equal(model.expand(ids, g1), again.expand(ids, g2))
     with pytest.raises(ExpanderError, match="token ids"):
         model.expand(ids[:, :5])
     (tmp_path / META).unlink()
-    with pytest.raises(ExpanderError, match="no expander.json"):
-        CaptionExpander.load(tmp_path, text)
+    with pytest.raises(RunError, match="no expander.json"):
+        load_expander(tmp_path, {"text": text})
     with pytest.raises(ExpanderError, match="not in this model's vocabulary"):
         train_expander(text, ["a zebra"] * 4, ["a big zebra"] * 4, steps=1)
 
 
 def test_pairs_file_errors(tmp_path):
-    with pytest.raises(ExpanderError, match="no pairs file"):
+    with pytest.raises(DataError, match="no pairs file"):
         file_pairs(tmp_path / "missing.jsonl")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"partial": "a red circle", "caption": "a big red circle"}\n{"partial": "a star"}\n')
-    with pytest.raises(ExpanderError, match="bad.jsonl:2"):
+    with pytest.raises(DataError, match="bad.jsonl:2"):
         file_pairs(bad)
     good = tmp_path / "good.jsonl"
     good.write_text('{"partial": "a red circle", "caption": "a big red circle"}\n\n'
@@ -95,7 +100,7 @@ def test_pipeline_expands_text_conditions(expanded_run, monkeypatch):
     assert pipe.expander is None
     with pytest.raises(PipelineError, match="no caption expander"):
         pipe.generate("image", text="a red circle", expand=True)
-    CaptionExpander(pipe.modalities["text"], SMALL).save(expanded_run)
+    save_expander(expanded_run, CaptionExpander(pipe.modalities["text"], SMALL), {})
     pipe = synesthesia.load(expanded_run)
     assert pipe.expander is not None
     fixed = pipe.modalities["text"].encode(["a big blue square"])
@@ -125,7 +130,7 @@ def test_expander_command(expanded_run, tmp_path, capsys):
     assert meta["trained"]["steps"] == 20 and meta["pairs"] == "world"
     out = tmp_path / "out"
     assert main(["generate", str(expanded_run), "--to", "image", "--text", "a red circle", "--n", "2",
-                 "-o", str(out), "--no-expand"]) == 0
+                 "--out", str(out), "--no-expand"]) == 0
     assert len(list(out.glob("image-*.png"))) == 2
     assert main(["expander", str(expanded_run), "--steps", "1", "--pairs", str(tmp_path / "none.jsonl")]) == 2
     assert "no pairs file" in capsys.readouterr().err

@@ -5,9 +5,16 @@ from synesthesia.models.gan.config import AUGMENT_POLICIES, GANConfig
 from synesthesia.models.gan.model import ConditionalGAN, ModelInputError
 
 
-def build_model(modalities, config: dict) -> ConditionalGAN:
-    """The family's entry point for :func:`synesthesia.models.registry.build_model`."""
-    return ConditionalGAN(modalities, GANConfig.from_dict(config))
+def config_class(options: dict) -> type[GANConfig]:
+    """The family's ``model`` section (see :mod:`synesthesia.models.registry`)."""
+    return GANConfig
 
 
-__all__ = ["AUGMENT_POLICIES", "ConditionalGAN", "GANConfig", "ModelInputError", "build_model"]
+def build_model(modalities, config: GANConfig) -> ConditionalGAN:
+    """The family's entry point for :func:`synesthesia.models.registry.build_model` (``config``: its
+    typed section or a plain dict)."""
+    config = config if isinstance(config, GANConfig) else GANConfig.from_dict(config, "model")
+    return ConditionalGAN(modalities, config)
+
+
+__all__ = ["AUGMENT_POLICIES", "ConditionalGAN", "GANConfig", "ModelInputError", "build_model", "config_class"]

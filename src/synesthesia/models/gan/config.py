@@ -5,82 +5,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-from synesthesia.config import ConfigError, ModelConfig
+from synesthesia.config import ConfigError, Section
 
 # DiffAugment policies (Zhao et al., 2020); see synesthesia.models.gan.augment
 AUGMENT_POLICIES = ("color", "translation", "cutout")
 
 
 @dataclass
-class GANConfig(ModelConfig):
-    """``targets``: the modalities generated (image and/or video; default every one of them the
-    model has). ``conditions``: target -> the modalities it is conditioned on (default: every other
-    modality); any non-empty subset of them can be given when ``condition_dropout`` > 0 (a dropped
-    or missing condition is replaced by its learned null embedding).
+class GANConfig(Section):
+    """The conditional GAN's options; docs/gan.md explains the losses and the networks."""
 
-    Networks: ``noise_dim`` (z), ``cond_dim`` (the fused condition vector), ``w_dim`` (the
-    generator's mapping of z and the condition), ``g_channels`` / ``d_channels`` (widths at full
-    resolution, doubling per stage down to ``max_channels``), ``g_residual`` / ``d_residual`` (a
-    3x3 residual block per stage), ``spectral_norm`` on the discriminator (SNGAN).
-
-    Losses (all hinge): ``mismatch_weight`` is the share of the discriminator's "fake" term given
-    to real images with a wrong condition (matching-aware, Reed et al., 2016; 0 turns it off);
-    ``contrastive_weight`` weighs the image-condition InfoNCE term (XMC-GAN, Zhang et al., 2021)
-    in both players' losses at ``contrastive_temperature``; ``mode_seeking_weight`` the mode-seeking
-    term (MSGAN, Mao et al., 2019), bounded as in DSGAN (Yang et al., 2019): -min(mean|G(c, z1) -
-    G(c, z2)| / mean|z1 - z2|, ``mode_seeking_tau``), so samples for one condition are pushed apart
-    only up to about ``mode_seeking_tau`` (in [0, 1] pixel units per unit of noise).
-    ``drop_false_negatives``: a condition that another row's sample also fits is not used as a
-    negative for that row in the contrastive and mismatch terms. A text condition fits a sample
-    when every word of it is in the sample's own caption (a partial caption such as "a red circle"
-    fits "a small red circle at the top left"); a missing or dropped condition fits everything;
-    other modalities fit only their own row. Without it, partial captions teach both players to
-    make an image match its caption *and no other*, which pushes the attributes a caption leaves
-    free towards values that set it apart from the batch's other captions (false-negative
-    cancellation, Huynh et al., 2022).
-    ``sampled_frames``: 0 trains video targets with 3-D towers on whole clips; k >= 2 uses the
-    frame-sampled networks instead (StyleGAN-V, Skorokhodov et al., 2022): a generator of one
-    frame at a time given its time, trained on k random frames of each clip, and a discriminator
-    that reads those k frames and their times together. A training step then costs about k images
-    rather than a clip; sampling renders every frame.
-    ``diffaugment``: comma-separated DiffAugment policies applied to every image the discriminator
-    sees (empty: off). Colour augmentation blurs colour conditions; prefer ``translation`` and
-    ``cutout`` for conditional data.
-
-    Training: Adam with ``betas``, the discriminator's learning rate is ``d_lr_scale`` times
-    ``train.lr`` (two time-scale update rule). ``ema_decay`` > 0 keeps an exponential moving
-    average of the generator and its condition encoder, which is what sampling uses (with a
-    warm-up: the decay is min(ema_decay, (1 + n) / (10 + n)) after n updates). ``bank_size``
-    training conditions are remembered for unconditional sampling (p(c) p(x | c)).
-    ``diversity_every`` steps the trainer measures the spread of samples drawn for one
-    condition and warns when it falls below ``collapse_fraction`` of its best value so far."""
-
-    targets: list[str] | None = None
-    conditions: dict[str, list[str]] | None = None
-    noise_dim: int = 64
-    cond_dim: int = 128
-    w_dim: int = 256
-    g_channels: int = 32
-    d_channels: int = 32
-    max_channels: int = 256
-    g_residual: bool = True
-    d_residual: bool = True
-    spectral_norm: bool = True
-    mismatch_weight: float = 0.5
-    contrastive_weight: float = 1.0
-    contrastive_temperature: float = 0.1
-    mode_seeking_weight: float = 0.0
-    mode_seeking_tau: float = 0.1
-    drop_false_negatives: bool = False
-    condition_dropout: float = 0.2
-    sampled_frames: int = 0
-    diffaugment: str = ""
-    betas: list[float] = field(default_factory=lambda: [0.0, 0.9])
-    d_lr_scale: float = 1.0
-    ema_decay: float = 0.999
-    bank_size: int = 1024
-    diversity_every: int = 100
-    collapse_fraction: float = 0.3
+    targets: list[str] | None = None               # modalities generated, image and/or video (default: every one the run has)
+    conditions: dict[str, list[str]] | None = None  # target -> modalities it is conditioned on (default: all the others)
+    noise_dim: int = 64                            # size of the noise z
+    cond_dim: int = 128                            # size of the fused condition vector
+    w_dim: int = 256                               # size of the generator's mapping of (z, condition)
+    g_channels: int = 32                           # generator width at full resolution (doubling per stage)
+    d_channels: int = 32                           # discriminator width at full resolution (doubling per stage)
+    max_channels: int = 256                        # cap on the widths of both networks
+    g_residual: bool = True                        # a 3x3 residual block per generator stage
+    d_residual: bool = True                        # a 3x3 residual block per discriminator stage
+    spectral_norm: bool = True                     # spectral normalisation of the discriminator (SNGAN)
+    mismatch_weight: float = 0.5                   # share of D's fake term given to real samples with a wrong condition
+    contrastive_weight: float = 1.0                # weight of the sample-condition InfoNCE term (XMC-GAN), both players
+    contrastive_temperature: float = 0.1           # temperature of that InfoNCE term
+    mode_seeking_weight: float = 0.0               # weight of the bounded mode-seeking term (MSGAN/DSGAN)
+    mode_seeking_tau: float = 0.1                  # bound of the mode-seeking ratio, in [0, 1] pixels per unit of noise
+    drop_false_negatives: bool = False             # a condition another row's sample also fits is not its negative
+    condition_dropout: float = 0.2                 # probability of dropping each condition modality in training
+    sampled_frames: int = 0                        # video: 0 = 3-D towers on whole clips; k >= 2 = k sampled frames (StyleGAN-V)
+    diffaugment: str = ""                          # comma-separated DiffAugment policies: color, translation, cutout
+    betas: list[float] = field(default_factory=lambda: [0.0, 0.9])  # Adam betas of both players
+    d_lr_scale: float = 1.0                        # discriminator learning rate = d_lr_scale x train.lr (TTUR)
+    ema_decay: float = 0.999                       # moving average of the generator used for sampling (0: off)
+    bank_size: int = 1024                          # training conditions remembered for unconditional samples
+    diversity_every: int = 100                     # batches between measurements of sample spread per condition
+    collapse_fraction: float = 0.3                 # warn when that spread falls below this share of its best
 
     def __post_init__(self) -> None:
         for name in ("noise_dim", "cond_dim", "w_dim", "g_channels", "d_channels", "max_channels"):

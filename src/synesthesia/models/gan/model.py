@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import torch
@@ -32,87 +31,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from synesthesia.config import ConfigError
-from synesthesia.errors import SynesthesiaError
+from synesthesia.errors import ModelInputError
 from synesthesia.modalities.base import Modality
 from synesthesia.modalities.nets import stage_count
-from synesthesia.modalities.text import BOS, EOS, PAD, TextModality
 from synesthesia.models.gan.augment import diff_augment
 from synesthesia.models.gan.bank import ConditionBank
+from synesthesia.models.gan.conditions import Draw, condition_fits, resolve_targets
 from synesthesia.models.gan.config import GANConfig
 from synesthesia.models.gan.networks import (LAYOUTS, ConditionEncoder, Discriminator, FrameDiscriminator,
                                              FrameGenerator, Generator, Layout)
-
-
-class ModelInputError(SynesthesiaError):
-    """A request the model cannot serve; the message says what it can do."""
-
-
-@dataclass
-class Draw:
-    """One batch's conditions and fakes, shared by both players' steps: per target, the rows that
-    have it, the conditions given to the encoder and their presence (after condition dropout), the
-    condition vectors (with gradient, for the discriminator), and the generated samples (with
-    gradient, for the generator)."""
-
-    rows: dict[str, torch.Tensor | None] = field(default_factory=dict)
-    given: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
-    present: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
-    cond: dict[str, torch.Tensor] = field(default_factory=dict)
-    fake: dict[str, torch.Tensor] = field(default_factory=dict)
-    z: dict[str, torch.Tensor] = field(default_factory=dict)
-    pairs: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
-    fits: dict[str, torch.Tensor] = field(default_factory=dict)
-    times: dict[str, torch.Tensor] = field(default_factory=dict)       # frame-sampled videos: (B, K)
-
-
-def condition_fits(given: Mapping[str, torch.Tensor], present: Mapping[str, torch.Tensor],
-                   modalities: Mapping[str, Modality]) -> torch.Tensor:
-    """(B, B) bool: ``fits[i, j]`` when row i's condition also describes row j's sample. Per
-    given modality: absent in row i fits every j; text fits when every word of caption i is in
-    caption j (special tokens aside); any other modality fits only its own row. The diagonal is
-    always True."""
-    b = len(next(iter(present.values())))
-    device = next(iter(present.values())).device
-    eye = torch.eye(b, dtype=torch.bool, device=device)
-    fits = torch.ones(b, b, dtype=torch.bool, device=device)
-    for m, x in given.items():
-        here = present[m]
-        if isinstance(modalities[m], TextModality):
-            ids = x.long()
-            words = F.one_hot(ids, modalities[m].vocab_size).amax(1).bool()     # (B, V)
-            words[:, [PAD, BOS, EOS]] = False
-            fit_m = ~(words[:, None, :] & ~words[None, :, :]).any(-1)           # (B, B)
-        else:
-            fit_m = eye
-        fits &= fit_m | ~here[:, None]
-    return fits | eye
-
-
-def resolve_targets(modalities: Mapping[str, Modality], config: GANConfig
-                    ) -> tuple[list[str], dict[str, list[str]]]:
-    """The targets and each one's condition modalities, checked against ``modalities``."""
-    names = list(modalities)
-    targets = list(config.targets) if config.targets else [m for m in names if m in LAYOUTS]
-    if not targets:
-        raise ConfigError(f"a GAN generates {' or '.join(LAYOUTS)}; the model's modalities are {names}")
-    for t in targets:
-        if t not in modalities:
-            raise ConfigError(f"model.targets names {t!r}, which is not among the modalities {names}")
-        if t not in LAYOUTS:
-            raise ConfigError(f"the GAN cannot generate {t!r}; it generates {', '.join(LAYOUTS)}")
-    given = dict(config.conditions or {})
-    unknown = [t for t in given if t not in targets]
-    if unknown:
-        raise ConfigError(f"model.conditions has entries for {unknown}, which are not targets {targets}")
-    conditions = {}
-    for t in targets:
-        conds = list(given.get(t) or [m for m in names if m != t])
-        bad = [m for m in conds if m not in modalities or m == t]
-        if bad or not conds:
-            raise ConfigError(f"model.conditions[{t!r}] must name other modalities of the model "
-                              f"({[m for m in names if m != t]}); got {conds}")
-        conditions[t] = conds
-    return targets, conditions
 
 
 class ConditionalGAN(nn.Module):

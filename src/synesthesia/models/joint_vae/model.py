@@ -18,20 +18,10 @@ from typing import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
+from synesthesia.errors import ModelInputError
 from synesthesia.modalities.base import Modality
 from synesthesia.models.joint_vae import fusion as F
 from synesthesia.models.joint_vae.config import JointVAEConfig
-
-
-class ModelInputError(ValueError):
-    """A batch does not fit the model; the message says what to give."""
-
-
-# p(z) of conditional MCMC and resampling: N(0, I); the aggregate posterior of training data, as the
-# mixture of its training rows' posteriors ("aggregate") or as a Gaussian mixture fitted to it ("gmm")
-PRIORS = ("standard", "aggregate", "gmm")
-# the priors fitted to training data, and the method that fits each
-PRIOR_FITTERS = {"aggregate": "fit_aggregate_prior", "gmm": "fit_gmm_prior"}
 
 
 class JointVAE(nn.Module):
@@ -57,12 +47,10 @@ class JointVAE(nn.Module):
         self.decoders = nn.ModuleDict({m: decoders.get(m) or mod.build_decoder(d)
                                        for m, mod in self.modalities.items()})
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
-        # the aggregate posterior of training data as priors for conditional MCMC, set by
-        # fit_aggregate_prior (prior="aggregate": (means, logvars) of the rows' posteriors) and
-        # fit_gmm_prior (prior="gmm": (means, logvars, log_weights)); not saved with the weights
-        self.aggregate_prior: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.gmm_prior: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-        self.gmm_prior_scores: dict[int, float] = {}
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
 
     # -- encoding ----------------------------------------------------------------------------
     def experts(self, data: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor] | None = None
@@ -159,91 +147,21 @@ class JointVAE(nn.Module):
     @torch.no_grad()
     def generate(self, given: Mapping[str, torch.Tensor], targets: Sequence[str],
                  generator: torch.Generator | None = None, temperature: float = 1.0,
-                 batch_size: int | None = None, sampler: str | None = None, steps: int = 30,
-                 warmup: int | None = None, chains: int = 1, proposals: int = 1, prior: str = "standard",
-                 **sampler_options) -> dict[str, torch.Tensor]:
-        """Decode ``targets`` from z ~ q(z | given), or from the prior when ``given`` is empty
-        (then ``batch_size`` samples).
-
-        ``sampler`` (``"mala"``, ``"hmc"``, ``"langevin"``; see :mod:`synesthesia.sampling`)
-        instead samples the model's posterior p(z | given) by MCMC started from q: ``steps`` steps
-        of which ``warmup`` (default half) adapt the step size, ``chains`` chains per input
-        (the first chain's last state is decoded; diagnostics are left in ``last_sampling``).
-        ``proposals`` > 1 draws that many z from q per input and keeps one by importance
-        resampling (the equal-cost alternative to MCMC). ``prior`` is the p(z) of those two
-        targets: ``"standard"`` N(0, I); ``"aggregate"``, the aggregate posterior of training
-        data as the mixture of the rows' posteriors (:meth:`fit_aggregate_prior`); ``"gmm"``, a
-        Gaussian mixture fitted to it (:meth:`fit_gmm_prior`)."""
+                 batch_size: int | None = None) -> dict[str, torch.Tensor]:
+        """Decode ``targets`` from z ~ q(z | given), or from N(0, I) when ``given`` is empty (then
+        ``batch_size`` samples). Other latents (MCMC, fitted priors: :mod:`synesthesia.sampling`)
+        are decoded with :meth:`decode`."""
         missing = [t for t in targets if t not in self.modalities]
         if missing:
             raise ModelInputError(f"this model cannot generate {missing}; it has {self.names}")
-        self.last_sampling = None
-        if sampler_options and sampler in (None, "ancestral"):
-            raise ModelInputError(f"option(s) {', '.join(sampler_options)} need an MCMC sampler "
-                                  "(sampler='mala' or 'hmc'); a joint VAE's generate takes sampler, steps, "
-                                  "warmup, chains and proposals")
-        if prior not in PRIORS:
-            raise ModelInputError(f"prior {prior!r} unknown; choose from {', '.join(PRIORS)}")
-        if prior != "standard":
-            if sampler in (None, "ancestral") and proposals <= 1:
-                raise ModelInputError(f"prior={prior!r} sets the target of MCMC or resampling; give sampler= "
-                                      "(e.g. 'hmc') or proposals= as well")
-            if self.fitted_prior(prior) is None:
-                raise ModelInputError(f"prior={prior!r} needs the aggregate posterior of training data: call "
-                                      f"model.{PRIOR_FITTERS[prior]}(data) (pipelines from synesthesia.load do it "
-                                      "from the run's training data)")
         if not given:
             if not batch_size:
                 raise ModelInputError("unconditional generation needs batch_size")
             device = next(self.parameters()).device
             z = temperature * torch.randn(batch_size, self.config.latent_dim, generator=generator, device=device)
-        elif sampler not in (None, "ancestral"):
-            z = self.sample_posterior_mcmc(given, sampler, steps, warmup, chains, generator,
-                                           temperature, prior=prior, **sampler_options)
-        elif proposals > 1:
-            z = self.sample_posterior_resampled(given, proposals, generator, temperature, prior)
         else:
             z = self.sample_posterior(given, generator, temperature)
         return self.decode(z, targets, generator)
-
-    def sample_posterior_mcmc(self, given: Mapping[str, torch.Tensor], sampler: str, steps: int = 30,
-                              warmup: int | None = None, chains: int = 1,
-                              generator: torch.Generator | None = None, temperature: float = 1.0,
-                              prior: str = "standard", **sampler_options) -> torch.Tensor:
-        """z (B, D) from MCMC on p(z) prod_m p(x_m | z)^w_m (the likelihoods weighted as in
-        training; p(z) per ``prior``), started from q(z | given) and preconditioned by q's
-        standard deviation."""
-        from synesthesia.sampling import build_sampler, run_chains
-
-        b = len(next(iter(given.values())))
-        z0 = torch.stack([self.sample_posterior(given, generator, temperature) for _ in range(chains)])
-        mu, logvar, mask = self.experts(given)
-        scale = torch.exp(0.5 * F.poe(mu, logvar, mask, prior=True)[1])            # (B, D)
-        result = run_chains(build_sampler(sampler, **sampler_options),
-                            lambda z: self.log_joint(z, given, prior=prior), z0, steps,
-                            steps // 2 if warmup is None else warmup, generator, scale=scale)
-        self.last_sampling = {"sampler": sampler, "steps": steps, "chains": chains, "targets": b,
-                              "prior": prior, **result.summary()}
-        return result.z[0]
-
-    def sample_posterior_resampled(self, given: Mapping[str, torch.Tensor], proposals: int,
-                                   generator: torch.Generator | None = None,
-                                   temperature: float = 1.0, prior: str = "standard") -> torch.Tensor:
-        """Sampling-importance-resampling: ``proposals`` draws from q(z | given) per input,
-        one kept with probability proportional to p(z) prod_m p(x_m | z)^w_m / q(z | given)."""
-        mu, logvar, mask = self.experts(given)
-        if self.config.fusion == "moe":
-            zs = torch.stack([F.mixture_sample(mu, logvar, mask, generator, temperature)[0]
-                              for _ in range(proposals)])                          # (K, B, D)
-            log_q = F.mixture_log_prob(zs, mu, logvar, mask)
-        else:
-            pm, pl = self.posterior(mu, logvar, mask)
-            zs = F.reparameterise(pm.expand(proposals, *pm.shape), pl.expand(proposals, *pl.shape),
-                                  generator, temperature)
-            log_q = F.gaussian_log_prob(zs, pm, pl)                                # (K, B)
-        log_w = self.log_joint(zs, given, prior=prior) - log_q
-        pick = torch.multinomial(torch.softmax(log_w.T, dim=-1), 1, generator=generator)[:, 0]
-        return zs[pick, torch.arange(zs.shape[1], device=zs.device)]
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, targets: Sequence[str],
@@ -251,88 +169,42 @@ class JointVAE(nn.Module):
         """What each target shows for latents z (B, D)."""
         return {t: self.modalities[t].draw(self.decoders[t], z, generator) for t in targets}
 
-    def log_joint(self, z: torch.Tensor, given: Mapping[str, torch.Tensor], weighted: bool = True,
-                  prior: str = "standard") -> torch.Tensor:
-        """Unnormalised log posterior log p(z) + sum_m w_m log p(x_m | z) for z (..., B, D): the
-        MCMC target of conditional generation. With ``weighted`` the likelihoods carry the
-        weights the model was trained with (its decoders are calibrated to that tempered
-        posterior); without, the plain Bayes posterior. ``prior``: N(0, I) (``"standard"``) or
-        the aggregate posterior of training data (``"aggregate"``, ``"gmm"``). Leading axes
-        (chains) are flattened through the decoders."""
-        lead = z.shape[:-2]
-        flat = z.reshape(-1, z.shape[-1])
-        reps = flat.shape[0] // next(iter(given.values())).shape[0]
+    # -- the latent model's densities (what samplers and fitted priors use) ---------------------
+    def posterior_log_prob(self, z: torch.Tensor, given: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """log q(z | given) for z (..., B, D) -> (..., B): the fusion's Gaussian, or the mixture of
+        the experts for moe."""
+        mu, logvar, mask = self.experts(given)
+        if self.config.fusion == "moe":
+            return F.mixture_log_prob(z, mu, logvar, mask)
+        pm, pl = self.posterior(mu, logvar, mask)
+        return F.gaussian_log_prob(z, pm, pl)
+
+    def posterior_scale(self, given: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """(B, D) standard deviations of the product of the given experts and N(0, I): the scale
+        samplers precondition with."""
+        mu, logvar, mask = self.experts(given)
+        return torch.exp(0.5 * F.poe(mu, logvar, mask, prior=True)[1])
+
+    def weighted_log_likelihood(self, z: torch.Tensor, given: Mapping[str, torch.Tensor],
+                                weighted: bool = True) -> torch.Tensor:
+        """sum_m w_m log p(x_m | z) for z (N, D), N a multiple of the B rows of ``given`` (rows
+        repeated in order): the likelihood part of the posterior p(z | given). With ``weighted``
+        the likelihoods carry the weights the model was trained with (its decoders are calibrated
+        to that tempered posterior); without, the plain Bayes posterior."""
+        reps = z.shape[0] // next(iter(given.values())).shape[0]
         data = {m: x.repeat(reps, *([1] * (x.dim() - 1))) for m, x in given.items()}
-        lls = self.log_likelihoods(flat, data)
-        ll = sum((self.modalities[m].likelihood_weight() if weighted else 1.0) * v for m, v in lls.items())
-        if prior == "standard":
-            log_p = F.standard_log_prob(flat)
-        else:
-            fitted = self.fitted_prior(prior)
-            if fitted is None:
-                raise ModelInputError(f"no {prior} prior fitted; call {PRIOR_FITTERS[prior]}(data) first")
-            log_p = F.diagonal_mixture_log_prob(flat, *fitted)
-        return (log_p + ll).reshape(*lead, -1)
-
-    def fitted_prior(self, prior: str) -> tuple | None:
-        """The mixture parameters ``prior`` ("aggregate" or "gmm") was fitted to, or None."""
-        if prior not in PRIOR_FITTERS:
-            raise ModelInputError(f"prior {prior!r} is not fitted from data; fitted priors: "
-                                  f"{', '.join(PRIOR_FITTERS)}")
-        return self.aggregate_prior if prior == "aggregate" else self.gmm_prior
-
-    def fit_prior(self, prior: str, data: Mapping[str, torch.Tensor],
-                  masks: Mapping[str, torch.Tensor] | None = None) -> tuple:
-        """Fit ``prior`` ("aggregate" or "gmm") to the aggregate posterior of ``data``."""
-        self.fitted_prior(prior)                                   # unknown names raise here
-        return getattr(self, PRIOR_FITTERS[prior])(data, masks)
+        lls = self.log_likelihoods(z, data)
+        return sum((self.modalities[m].likelihood_weight() if weighted else 1.0) * v for m, v in lls.items())
 
     @torch.no_grad()
-    def fit_aggregate_prior(self, data: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor] | None = None,
-                            batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keep the aggregate posterior of ``data`` (rows with every modality it gives) as the
-        prior of conditional MCMC with ``prior="aggregate"``: the uniform mixture of q(z | x_i)
-        over the rows (the fused posterior of the modalities each row has, per ``masks``, for
-        poe/mopoe; every present expert for moe). It is the density
-        of the latents the decoders were trained on, where N(0, I) has holes the decoders never
-        saw; the limit of the VampPrior (Tomczak & Welling, 2018) with every training point a
-        pseudo-input. With narrow posteriors it is a density of spikes at the rows, which
-        :meth:`fit_gmm_prior` smooths. Returns (means, logvars), (K, D) each."""
-        self.aggregate_prior = self._row_posteriors(data, masks, batch_size)
-        return self.aggregate_prior
-
-    @torch.no_grad()
-    def fit_gmm_prior(self, data: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor] | None = None,
-                      draws: int = 5, components: Sequence[int] = (1, 4, 16, 64, 256),
-                      generator: torch.Generator | None = None, batch_size: int = 500
-                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Keep a Gaussian mixture fitted to the aggregate posterior of ``data`` as the prior of
-        conditional MCMC with ``prior="gmm"``: ``draws`` latents from each row's q(z | x_i) (as
-        in :meth:`fit_aggregate_prior`), a diagonal mixture fitted to them by EM for each number
-        of ``components``, the one whose held-out rows are likeliest refitted on all of them
-        (ex-post density estimation, Ghosh et al. 2020). It keeps chains where the decoders
-        were trained without pinning them to single training rows. Returns (means, logvars,
-        log_weights)."""
-        if draws < 1:
-            raise ModelInputError(f"draws must be >= 1, got {draws}")
-        means, logvars = self._row_posteriors(data, masks, batch_size)
-        if len(means) < 2:
-            raise ModelInputError("fit_gmm_prior needs at least two rows (some are held out to choose the "
-                                  "number of components)")
-        g = generator or torch.Generator().manual_seed(0)
-        x = torch.cat([F.reparameterise(means.cpu(), logvars.cpu(), g) for _ in range(draws)])
-        rows = torch.arange(len(means)).repeat(draws)
-        params, scores = F.select_diagonal_gmm(x, rows, components, generator=g)
-        self.gmm_prior_scores = scores              # held-out mean log-likelihood per number of components
-        device = next(self.parameters()).device
-        self.gmm_prior = tuple(t.to(device) for t in params)
-        return self.gmm_prior
-
-    def _row_posteriors(self, data, masks, batch_size) -> tuple[torch.Tensor, torch.Tensor]:
-        """(means, logvars) of q(z | x_i) for every row of ``data`` (every present expert for moe)."""
+    def row_posteriors(self, data: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor] | None = None,
+                       batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+        """(means, logvars) of q(z | x_i) for every row of ``data`` (the fused posterior of the
+        modalities each row has, per ``masks``; every present expert for moe): the components of
+        the aggregate posterior."""
         n = len(next(iter(data.values())))
         if n < 1:
-            raise ModelInputError("fitting a prior to the aggregate posterior needs at least one sample")
+            raise ModelInputError("the aggregate posterior needs at least one sample")
         device = next(self.parameters()).device
         means, logvars = [], []
         for lo in range(0, n, batch_size):

@@ -22,15 +22,25 @@ KINDS: dict[str, tuple[type, type]] = {
 }
 
 
-def build_model(modalities, config: dict):
-    """The family's entry point for :func:`synesthesia.models.registry.build_model`."""
-    config = dict(config)
-    kind = config.get("kind")
+def config_class(options: dict) -> type:
+    """The ``model`` section of the kind ``options`` names (see :mod:`synesthesia.models.registry`)."""
+    kind = options.get("kind")
     if kind not in KINDS:
         raise ConfigError(f"model.kind {kind!r} unknown for the transformer family; choose from {', '.join(KINDS)}")
-    model_cls, config_cls = KINDS[kind]
-    return model_cls(dict(modalities), config_cls.from_dict(config))
+    return KINDS[kind][1]
+
+
+def build_model(modalities, config, read_run=None):
+    """The family's entry point for :func:`synesthesia.models.registry.build_model`; ``read_run``
+    reads another run folder (the autoregressive generator's tokenizer run); ``config``: the kind's
+    typed section or a plain dict."""
+    if isinstance(config, dict):
+        config = config_class(config).from_dict(config, "model")
+    model_cls = KINDS[config.kind][0]
+    if model_cls is AutoregressiveGenerator:
+        return model_cls(dict(modalities), config, read_run=read_run)
+    return model_cls(dict(modalities), config)
 
 
 __all__ = ["KINDS", "AutoregressiveConfig", "AutoregressiveGenerator", "Captioner", "CaptionerConfig",
-           "CodebookCollapseError", "ModelInputError", "TokenizerConfig", "VisualTokenizer", "build_model"]
+           "CodebookCollapseError", "ModelInputError", "TokenizerConfig", "VisualTokenizer", "build_model", "config_class"]

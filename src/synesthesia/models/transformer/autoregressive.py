@@ -18,8 +18,7 @@ Shapes: ids (B, L); codes (B, N); hidden (B, T, C); text logits (B, L, V); code 
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -37,29 +36,57 @@ from synesthesia.models.transformer.tokenizer import VISUAL, VisualTokenizer
 # modality options that decide the tokenizer's grid: they must agree between the two runs
 _GRID_OPTIONS = ("size", "frames")
 
+# what a run reader gives for a finished run folder: (family, model section, modality sections,
+# weights); None when the folder holds no finished run (see synesthesia.runs.read_finished_run)
+RunReader = Callable[[str], "tuple[str, dict, dict, dict] | None"]
 
-def read_tokenizer_run(run: str | Path, visual: str) -> tuple[dict, Path]:
-    """``{"model": ..., "modality": ...}`` of a trained tokenizer run of ``visual``, and the path
-    of its weights."""
-    from synesthesia.config import RunConfig
 
-    run = Path(run)
-    weights = run / "model.safetensors"
-    config = RunConfig.from_yaml(run / "config.yaml")
-    if config.family != "transformer" or config.model.get("kind") != "tokenizer":
-        raise ConfigError(f"model.tokenizer_run {run} is a {config.family} {config.model.get('kind', '')} run, "
-                          "not a transformer tokenizer run")
-    if visual not in config.modalities:
-        raise ConfigError(f"model.tokenizer_run {run} tokenizes {list(config.modalities)}, but this generator "
-                          f"makes {visual}; train a {visual} tokenizer")
-    model = TokenizerConfig.from_dict(config.model).to_dict()
-    return {"model": model, "modality": dict(config.modalities[visual])}, weights
+def resolve_tokenizer(config: AutoregressiveConfig, visual: str, modality: Modality,
+                      read_run: RunReader | None) -> tuple[dict | None, str]:
+    """Fill ``config.tokenizer`` from the tokenizer run ``config.tokenizer_run`` (read by
+    ``read_run``) and return that run's tokenizer weights, or None with the reason when they must
+    come from this generator's own saved weights instead."""
+    run = config.tokenizer_run
+    found = read_run(run) if (run and read_run is not None) else None
+    if found is not None:
+        family, model, modalities, state = found
+        if family != "transformer" or model.get("kind") != "tokenizer":
+            raise ConfigError(f"model.tokenizer_run {run} is a {family} {model.get('kind', '')} run, "
+                              "not a transformer tokenizer run")
+        if visual not in modalities:
+            raise ConfigError(f"model.tokenizer_run {run} tokenizes {list(modalities)}, but this generator "
+                              f"makes {visual}; train a {visual} tokenizer")
+        found = ({"model": TokenizerConfig.from_dict(model).to_dict(), "modality": dict(modalities[visual])}, state)
+    embedded = config.tokenizer
+    if embedded is not None:
+        embedded = {"model": TokenizerConfig.from_dict(embedded["model"]).to_dict(),
+                    "modality": dict(embedded["modality"])}
+    if found is None and embedded is None:
+        raise ConfigError(f"model.tokenizer_run {run} is not a finished run (no config.yaml and "
+                          f"model.safetensors); train it first, e.g. 'synesthesia train "
+                          f"configs/transformer/tokenizer-l5-{visual}.yaml --out {run}'")
+    chosen = embedded or found[0]
+    mine = modality.config()
+    for key in _GRID_OPTIONS:
+        if key in mine and chosen["modality"].get(key) != mine[key]:
+            raise ConfigError(f"the tokenizer was trained on {visual} {key} {chosen['modality'].get(key)}, "
+                              f"this generator's {visual} has {key} {mine[key]}; make them equal")
+    config.tokenizer = chosen
+    if found is None:
+        return None, (f"the tokenizer run {run} does not exist, and the tokenizer weights were not "
+                      "loaded from a run folder")
+    if embedded is not None and embedded["model"] != found[0]["model"]:
+        diff = sorted(k for k in found[0]["model"] if found[0]["model"][k] != embedded["model"].get(k))
+        return None, (f"model.tokenizer differs from {run}/config.yaml in {diff}: copy the run's model "
+                      "section there, or drop model.tokenizer")
+    return found[1], ""
 
 
 class AutoregressiveGenerator(nn.Module):
     """text -> the one visual modality (image or video) of ``modalities``."""
 
-    def __init__(self, modalities: Mapping[str, Modality], config: AutoregressiveConfig) -> None:
+    def __init__(self, modalities: Mapping[str, Modality], config: AutoregressiveConfig,
+                 read_run: RunReader | None = None) -> None:
         super().__init__()
         self.config = cfg = config
         visual = [m for m in modalities if m in VISUAL]
@@ -68,7 +95,7 @@ class AutoregressiveGenerator(nn.Module):
                                   f"{list(modalities)}: set data.modalities to [image, text] or [video, text]")
         self.modalities = dict(modalities)
         self.visual = visual[0]
-        state = self._resolve_tokenizer(modalities[self.visual])
+        state, self._tokenizer_problem = resolve_tokenizer(cfg, self.visual, modalities[self.visual], read_run)
         self.tokenizer = VisualTokenizer({self.visual: modalities[self.visual]},
                                          TokenizerConfig.from_dict(cfg.tokenizer["model"]))
         self.tokenizer.requires_grad_(False)
@@ -77,7 +104,6 @@ class AutoregressiveGenerator(nn.Module):
         if state is not None:
             self.tokenizer.load_state_dict(state)
             self.tokenizer_ready.fill_(True)
-
         text = modalities["text"]
         self.text_len, self.n_codes = text.max_len, self.tokenizer.tokens
         w = cfg.width
@@ -94,42 +120,6 @@ class AutoregressiveGenerator(nn.Module):
         for module in (self.text_embed, self.code_embed, self.code_proj, self.blocks, self.text_head, self.code_head):
             module.apply(init_weights)
         nn.init.normal_(self.pos, std=0.02)
-
-    def _resolve_tokenizer(self, modality: Modality) -> dict | None:
-        """Fill ``config.tokenizer`` from ``config.tokenizer_run`` and return the run's weights
-        (None when the run is absent: then they must come from this run's own weights)."""
-        from safetensors.torch import load_file
-
-        cfg, found, weights = self.config, None, None
-        self._tokenizer_problem = ""
-        run = Path(cfg.tokenizer_run) if cfg.tokenizer_run else None
-        if run is not None and (run / "config.yaml").is_file() and (run / "model.safetensors").is_file():
-            found, weights = read_tokenizer_run(run, self.visual)
-        embedded = cfg.tokenizer
-        if embedded is not None:
-            embedded = {"model": TokenizerConfig.from_dict(embedded["model"]).to_dict(),
-                        "modality": dict(embedded["modality"])}
-        if found is None and embedded is None:
-            raise ConfigError(f"model.tokenizer_run {run} is not a finished run (no config.yaml and "
-                              f"model.safetensors); train it first, e.g. 'synesthesia train "
-                              f"configs/transformer/tokenizer-l5-{self.visual}.yaml --out {run}'")
-        chosen = embedded or found
-        mine = modality.config()
-        for key in _GRID_OPTIONS:
-            if key in mine and chosen["modality"].get(key) != mine[key]:
-                raise ConfigError(f"the tokenizer was trained on {self.visual} {key} {chosen['modality'].get(key)}, "
-                                  f"this generator's {self.visual} has {key} {mine[key]}; make them equal")
-        cfg.tokenizer = chosen
-        if found is None:
-            self._tokenizer_problem = (f"the tokenizer run {run} does not exist, and the tokenizer weights "
-                                       "were not loaded from a run folder")
-            return None
-        if embedded is not None and embedded["model"] != found["model"]:
-            diff = sorted(k for k in found["model"] if found["model"][k] != embedded["model"].get(k))
-            self._tokenizer_problem = (f"model.tokenizer differs from {run}/config.yaml in {diff}: copy the "
-                                       "run's model section there, or drop model.tokenizer")
-            return None
-        return load_file(str(weights))
 
     def _check_ready(self) -> None:
         if not bool(self.tokenizer_ready):

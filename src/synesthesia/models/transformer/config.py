@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 
 
-from synesthesia.config import ConfigError, ModelConfig
+from synesthesia.config import ConfigError, Section
 
 DECODINGS = ("greedy", "beam", "sample")
 
@@ -39,33 +39,28 @@ def _check_sampling(top_k, top_p) -> None:
 
 
 @dataclass
-class CaptionerConfig(ModelConfig):
-    """``sources``: the modalities captioned (default: every modality but text), one encoder
-    each. Encoders tokenise images into ``patch`` x ``patch`` patches, videos into ``tubelet``
-    frames x ``video_patch`` x ``video_patch`` space-time patches and sound into groups of ``audio_stride``
-    mel frames, through small convolutional stems, then run ``encoder_layers`` blocks. The text
-    decoder has ``decoder_layers`` blocks of causal self-attention and cross-attention.
-    ``decoding`` is the default of :meth:`Captioner.generate` (greedy, beam or sample)."""
+class CaptionerConfig(Section):
+    """image / video / sound -> text: an encoder per source and a causal text decoder."""
 
-    kind: str = "captioner"
-    sources: list[str] | None = None
-    width: int = 192
-    heads: int = 4
-    encoder_layers: int = 2
-    decoder_layers: int = 3
-    mlp_ratio: float = 4.0
-    dropout: float = 0.0
-    stem_channels: int = 32
-    patch: int = 4
-    video_patch: int = 8
-    tubelet: int = 2
-    audio_stride: int = 2
-    label_smoothing: float = 0.0
-    decoding: str = "greedy"
-    beam_size: int = 4
-    length_penalty: float = 0.0
-    top_k: int | None = None
-    top_p: float | None = None
+    kind: str = "captioner"            # the transformer kind: captioner, tokenizer or autoregressive
+    sources: list[str] | None = None   # modalities captioned, one encoder each (default: every one but text)
+    width: int = 192                   # model width
+    heads: int = 4                     # attention heads
+    encoder_layers: int = 2            # transformer blocks per source encoder
+    decoder_layers: int = 3            # blocks of the text decoder (causal self-attention + cross-attention)
+    mlp_ratio: float = 4.0             # hidden width of the blocks' MLPs, as a multiple of width
+    dropout: float = 0.0               # dropout in the blocks
+    stem_channels: int = 32            # width of the convolutional stems that tokenise the sources
+    patch: int = 4                     # image patch side in pixels
+    video_patch: int = 8               # video tubelet side in pixels
+    tubelet: int = 2                   # frames per video tubelet
+    audio_stride: int = 2              # mel frames per sound token
+    label_smoothing: float = 0.0       # label smoothing of the caption cross-entropy
+    decoding: str = "greedy"           # default decoding: greedy, beam or sample
+    beam_size: int = 4                 # beams of beam search
+    length_penalty: float = 0.0        # beam search: score / length ** length_penalty
+    top_k: int | None = None           # sampling: keep the k most likely tokens (null: all)
+    top_p: float | None = None         # sampling: keep the smallest set of tokens with this probability (null: all)
 
     def __post_init__(self) -> None:
         _check_width(self.width, self.heads)
@@ -83,21 +78,16 @@ class CaptionerConfig(ModelConfig):
 
 
 @dataclass
-class TokenizerConfig(ModelConfig):
-    """An FSQ autoencoder. ``levels``: quantisation levels per latent channel (the codebook has
-    their product of entries; Mentzer et al. recommend [8, 5, 5, 5] for ~1k, [8, 8, 8, 5, 5, 5]
-    for ~64k). ``downsample``: pixels per code along each side; ``time_downsample``: frames per
-    code (videos). ``channels``: width of the convolutional towers, ``blocks``: residual blocks
-    per resolution. The loss is the mean squared error plus ``l1_weight`` times the mean
-    absolute error of the reconstruction."""
+class TokenizerConfig(Section):
+    """An FSQ autoencoder (Mentzer et al. 2023) turning images or videos into grids of codes."""
 
-    kind: str = "tokenizer"
-    levels: list[int] = field(default_factory=lambda: [8, 5, 5, 5])
-    channels: int = 64
-    blocks: int = 1
-    downsample: int = 4
-    time_downsample: int = 2
-    l1_weight: float = 0.0
+    kind: str = "tokenizer"            # the transformer kind: captioner, tokenizer or autoregressive
+    levels: list[int] = field(default_factory=lambda: [8, 5, 5, 5])  # FSQ levels per latent channel; the codebook has their product
+    channels: int = 64                 # width of the convolutional towers
+    blocks: int = 1                    # residual blocks per resolution
+    downsample: int = 4                # pixels per code along each side
+    time_downsample: int = 2           # frames per code (videos)
+    l1_weight: float = 0.0             # weight of the mean absolute error added to the squared error
 
     def __post_init__(self) -> None:
         self.levels = [int(v) for v in self.levels]
@@ -117,31 +107,22 @@ class TokenizerConfig(ModelConfig):
 
 
 @dataclass
-class AutoregressiveConfig(ModelConfig):
-    """A decoder-only transformer over [BOS, caption tokens, visual codes].
+class AutoregressiveConfig(Section):
+    """A decoder-only transformer over [BOS, caption tokens, visual codes] (DALL-E, VideoGPT)."""
 
-    ``tokenizer_run``: the trained tokenizer run whose weights are copied into this model when
-    it is built (and saved in its own ``model.safetensors``); ``tokenizer``: that run's ``model``
-    section and its visual modality's config, ``{"model": {...}, "modality": {...}}`` — filled from
-    the run when left out; give it (copied from the run's ``config.yaml``) to make this run's
-    ``config.yaml`` self-contained. The caption's loss weighs ``text_loss_weight`` (it makes the
-    model a caption language model too, for unconditional samples); ``cond_dropout`` replaces
-    the caption by the empty caption for that share of training samples, which classifier-free
-    guidance needs. ``top_k``, ``top_p`` and ``cfg_scale`` are generation defaults."""
-
-    kind: str = "autoregressive"
-    tokenizer_run: str | None = None
-    tokenizer: dict | None = None
-    width: int = 256
-    heads: int = 8
-    layers: int = 6
-    mlp_ratio: float = 4.0
-    dropout: float = 0.0
-    text_loss_weight: float = 0.125
-    cond_dropout: float = 0.1
-    top_k: int | None = None
-    top_p: float | None = None
-    cfg_scale: float = 1.0
+    kind: str = "autoregressive"       # the transformer kind: captioner, tokenizer or autoregressive
+    tokenizer_run: str | None = None   # trained tokenizer run whose weights are copied in when the model is built
+    tokenizer: dict | None = None      # that run's model section and visual modality: {model: ..., modality: ...} (filled from the run)
+    width: int = 256                   # model width
+    heads: int = 8                     # attention heads
+    layers: int = 6                    # transformer blocks
+    mlp_ratio: float = 4.0             # hidden width of the blocks' MLPs, as a multiple of width
+    dropout: float = 0.0               # dropout in the blocks
+    text_loss_weight: float = 0.125    # weight of the caption's cross-entropy (a caption language model for joint samples)
+    cond_dropout: float = 0.1          # share of training captions replaced by the empty one (classifier-free guidance)
+    top_k: int | None = None           # sampling default: keep the k most likely codes (null: all)
+    top_p: float | None = None         # sampling default: nucleus probability (null: all)
+    cfg_scale: float = 1.0             # sampling default: classifier-free guidance scale (1: none)
 
     def __post_init__(self) -> None:
         _check_width(self.width, self.heads)

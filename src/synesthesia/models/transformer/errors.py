@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from synesthesia.errors import SynesthesiaError
+from synesthesia.errors import ModelInputError, SynesthesiaError
 
-
-class ModelInputError(SynesthesiaError):
-    """A request the model cannot serve; the message says what it can do."""
+__all__ = ["CodebookCollapseError", "ModelInputError", "check_given"]
 
 
 class CodebookCollapseError(SynesthesiaError, RuntimeError):

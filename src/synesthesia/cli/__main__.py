@@ -1,0 +1,5 @@
+import sys
+
+from synesthesia.cli import main
+
+sys.exit(main())
