@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -27,12 +29,24 @@ def _gallery(run: Path, overwrite: bool = False, summary: dict | None = None) ->
     return write_gallery(pipe, run, summary=summary, overwrite=overwrite)
 
 
+def stopped(err, command: str) -> int:
+    """A loop stopped by SIGTERM (status 0: its state is saved) or SIGINT (130), and how to go on."""
+    print(f"synesthesia: {err.signame}: stopped after step {err.step}; the state is saved in {err.checkpoint}; "
+          f"continue with: {command}", file=sys.stderr)
+    return 0 if err.signame == "SIGTERM" else 130
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from synesthesia.checkpoint import Interrupted
     from synesthesia.runs import read_metrics
     from synesthesia.runs.config import RunConfig, find_config
 
     config = RunConfig.from_yaml(find_config(args.config), args.set)
-    run = _train(config, args.out, args.resume, not args.no_progress)
+    try:
+        run = _train(config, args.out, args.resume, not args.no_progress)
+    except Interrupted as err:
+        out = shlex.quote(str(args.out))
+        return stopped(err, f"synesthesia train {shlex.quote(str(Path(args.out) / 'config.yaml'))} --out {out} --resume")
     metrics = read_metrics(run)["training"]
     print(f"trained {config.family} for {metrics['global_step']} steps in {metrics['train_seconds']:.0f} s; "
           f"run folder: {run}")

@@ -138,6 +138,15 @@ class AdversarialModule(L.LightningModule):
                 warnings.warn(message, ModeCollapseWarning, stacklevel=2)
                 log.warning(message)
 
+    # -- resume: the collapse monitors go on from their saved best values ----------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["collapse_monitors"] = {t: [m.best, m.seen, m.alarmed] for t, m in self.monitors.items()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        for target, (best, seen, alarmed) in (checkpoint.get("collapse_monitors") or {}).items():
+            monitor = self.monitors.setdefault(target, CollapseMonitor(self.collapse_fraction))
+            monitor.best, monitor.seen, monitor.alarmed = float(best), int(seen), bool(alarmed)
+
     # -- validation ----------------------------------------------------------------------------
     def validation_step(self, batch: MultimodalBatch, batch_idx: int) -> None:
         out = self.model(batch.data, batch.masks)

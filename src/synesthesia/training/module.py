@@ -12,6 +12,7 @@ from synesthesia.runs.config import TrainConfig
 from synesthesia.data.batch import MultimodalBatch
 from synesthesia.data.store import TensorDataset
 from synesthesia.errors import SynesthesiaError
+from synesthesia.training.resume import training_loader
 import importlib
 
 class NonFiniteLossError(SynesthesiaError, RuntimeError):
@@ -83,25 +84,26 @@ class _Gather:
         return self.dataset[indices]
 
 class TensorDataModule(L.LightningDataModule):
-    """Train/val loaders over :class:`TensorDataset`s; Lightning adds a DistributedSampler
-    under DDP."""
+    """Train/val loaders over :class:`TensorDataset`s. Training batches come in the resumable
+    order of :func:`~synesthesia.training.resume.training_loader` (each rank its own part under
+    DDP); validation batches in order."""
 
     def __init__(self, train: TensorDataset, val: TensorDataset | None, batch_size: int,
-                 num_workers: int = 0) -> None:
+                 num_workers: int = 0, seed: int = 0) -> None:
         super().__init__()
         self.train_set, self.val_set = train, val
-        self.batch_size, self.num_workers = batch_size, num_workers
-
-    def _loader(self, ds: TensorDataset, shuffle: bool) -> DataLoader:
-        return DataLoader(_Indices(len(ds)), batch_size=min(self.batch_size, len(ds)), shuffle=shuffle,
-                          drop_last=shuffle, collate_fn=_Gather(ds), num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0)
+        self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, True)
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        return training_loader(self.train_set, self.batch_size, self.seed, rank, world, self.num_workers)
 
     def val_dataloader(self):
-        return [] if self.val_set is None else self._loader(self.val_set, False)
+        if self.val_set is None:
+            return []
+        return DataLoader(_Indices(len(self.val_set)), batch_size=min(self.batch_size, len(self.val_set)),
+                          shuffle=False, collate_fn=_Gather(self.val_set), num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0)
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         return batch.to(device) if isinstance(batch, MultimodalBatch) else batch
