@@ -92,7 +92,9 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
 def cmd_expander(args: argparse.Namespace) -> int:
     from synesthesia.data.pairs import file_pairs, world_pairs
     from synesthesia.models.transformer.expander import ExpanderError
+    from synesthesia.checkpoint import Interrupted
     from synesthesia.runs import load_modalities, read_run, save_expander
+    from synesthesia.runs.folder import expander_checkpoint
     from synesthesia.training.expander import train_expander
 
     config, run = read_run(args.run)
@@ -106,8 +108,15 @@ def cmd_expander(args: argparse.Namespace) -> int:
     else:
         raise ExpanderError(f"{run} was not trained on the world; give --pairs FILE.jsonl with "
                             '{"partial": "...", "caption": "..."} lines')
-    model, summary = train_expander(modalities["text"], partial, complete, steps=args.steps, seed=args.seed,
-                                    log=None if args.quiet else (lambda line: print(line, flush=True)))
+    again = " ".join(shlex.quote(a) for a in ["synesthesia", "expander", str(run), "--steps", str(args.steps),
+                                               "--seed", str(args.seed), "--n-pairs", str(args.n_pairs),
+                                               *(["--pairs", str(args.pairs)] if args.pairs else []), "--resume"])
+    try:
+        model, summary = train_expander(modalities["text"], partial, complete, steps=args.steps, seed=args.seed,
+                                        log=None if args.quiet else (lambda line: print(line, flush=True)),
+                                        checkpoint=expander_checkpoint(run), resume=args.resume, command=again)
+    except Interrupted as err:
+        return stopped(err, again)
     save_expander(run, model, {"trained": summary, "pairs": str(args.pairs) if args.pairs else "world"})
     print(json.dumps(summary))
     print(f"wrote the caption expander into {run}; text conditions are now expanded "
@@ -160,6 +169,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--n-pairs", type=int, default=40000, help="world pairs to draw (default 40000)")
     e.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     e.add_argument("--quiet", action="store_true", help="no progress lines")
+    e.add_argument("--resume", action="store_true",
+                   help="continue from RUN/checkpoints/expander.ckpt (same --steps, --seed and pairs)")
     e.set_defaults(func=cmd_expander)
 
     g = sub.add_parser("gallery", help="write RUN/gallery.html: every direction on test samples",

@@ -200,6 +200,11 @@ def read_part(run: str | Path, name: str) -> tuple[dict, dict[str, torch.Tensor]
     return meta, read_weights(weights)
 
 
+def expander_checkpoint(run: str | Path) -> Path:
+    """Where the caption expander's training keeps its resumable state."""
+    return Path(run) / "checkpoints" / "expander.ckpt"
+
+
 def save_expander(run: str | Path, model: CaptionExpander, info: dict) -> Path:
     return save_part(run, "expander", model, {"config": model.config.to_dict(), **info})
 
