@@ -42,11 +42,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     from synesthesia.runs.config import RunConfig, find_config
 
     config = RunConfig.from_yaml(find_config(args.config), args.set)
+    from synesthesia.training.run import _is_rank_zero
+
     try:
         run = _train(config, args.out, args.resume, not args.no_progress)
     except Interrupted as err:
+        if not _is_rank_zero():                   # the other ranks of a DDP run: rank 0 speaks
+            return 0
         out = shlex.quote(str(args.out))
         return stopped(err, f"synesthesia train {shlex.quote(str(Path(args.out) / 'config.yaml'))} --out {out} --resume")
+    if not _is_rank_zero():
+        return 0
     metrics = read_metrics(run)["training"]
     print(f"trained {config.family} for {metrics['global_step']} steps in {metrics['train_seconds']:.0f} s; "
           f"run folder: {run}")

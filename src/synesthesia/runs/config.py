@@ -8,6 +8,7 @@ prints a config with the meaning of every field.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -36,6 +37,7 @@ class TrainConfig(Section):
     max_minutes: float | None = None   # stop after this much wall-clock time (null: none; results then depend on the machine)
     precision: str = "32-true"         # arithmetic: 32-true, bf16-mixed (about twice as fast on CPUs with bf16), ...
     gradient_clip: float | None = 5.0  # clip the gradient norm to this (null: no clipping)
+    max_loss: float | None = None      # stop when a training loss exceeds this: divergence (null: no limit)
     seed: int = 0                      # seed of weights, data order and sampling
     accelerator: str = "cpu"           # Lightning accelerator: cpu, gpu, auto
     devices: Any = 1                   # Lightning devices: a count or a list of ids
@@ -63,6 +65,8 @@ class TrainConfig(Section):
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         if self.gradient_clip is not None and self.gradient_clip <= 0:
             raise ConfigError(f"train.gradient_clip must be positive (or null), got {self.gradient_clip}")
+        if self.max_loss is not None and not math.isfinite(self.max_loss):
+            raise ConfigError(f"train.max_loss must be a finite number (or null), got {self.max_loss}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"train.threads must be at least 1 (or null), got {self.threads}")
         if not 0 <= self.seed < SEED_LIMIT:

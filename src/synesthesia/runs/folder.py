@@ -60,8 +60,15 @@ def save_modalities(modalities: Mapping[str, Modality], run: Path) -> dict[str, 
 
 def load_modalities(config: RunConfig, run: Path) -> dict[str, Modality]:
     modalities = build_modalities({n: c.to_dict() for n, c in config.modalities.items()})
-    for m in modalities.values():
-        m.load_assets(Path(run) / ASSETS)
+    for name, m in modalities.items():
+        try:
+            m.load_assets(Path(run) / ASSETS)
+        except SynesthesiaError:
+            raise
+        except Exception as err:  # noqa: BLE001 - a damaged asset (tokenizers raises bare Exception)
+            raise RunError(f"{Path(run) / ASSETS} holds a file the {name} modality cannot read "
+                           f"({type(err).__name__}: {str(err)[:100]}); the run folder is damaged: restore it "
+                           "or train again") from None
     return modalities
 
 

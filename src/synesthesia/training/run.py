@@ -24,8 +24,8 @@ from synesthesia.data.user_source import open_data
 from synesthesia.errors import OutputError
 from synesthesia.io import atomic_path, protected_kind, refuse_protected, remove_stale
 from synesthesia.modalities import build_modality
-from synesthesia.runs import (RunConfig, build_model, load_modalities, save_modalities, save_weights,
-                              write_metrics)
+from synesthesia.runs import (RunConfig, build_model, load_modalities, read_metrics, save_modalities,
+                              save_weights, write_metrics)
 from synesthesia.runs.folder import CONFIG
 from synesthesia.modalities.text import TextModality
 from synesthesia.world.captions import caption_vocabulary
@@ -134,6 +134,7 @@ def _check_resume(config: RunConfig, out: Path):
     if not last.is_file():
         raise ConfigError(f"--resume: {last} does not exist; train without --resume first")
     saved = RunConfig.from_yaml(out / CONFIG)
+    read_metrics(out)                                 # a damaged metrics.json is refused now, not after training
     config.modalities = saved.modalities
     modalities = load_modalities(config, out)
     model = build_model(config, modalities)
