@@ -22,6 +22,7 @@ from torch import nn
 
 from synesthesia.config import Section
 from synesthesia.io import write_text_atomic
+from synesthesia.errors import shown
 from synesthesia.modalities.base import Modality, ModalityError
 from synesthesia.modalities.likelihoods import categorical_log_prob
 
@@ -203,12 +204,14 @@ class TextModality(Modality):
         for i, (text, enc) in enumerate(zip(raws, tok.encode_batch(list(raws)))):
             unknown = [text[a:b] for tid, (a, b) in zip(enc.ids, enc.offsets) if tid == UNK]
             if unknown:
-                raise ModalityError(f"word(s) {', '.join(repr(w) for w in dict.fromkeys(unknown))} in "
-                                    f"{text!r} are not in this model's vocabulary of "
+                words = list(dict.fromkeys(unknown))
+                named = ", ".join(shown(w, 24) for w in words[:5]) + (f" and {len(words) - 5} more" if len(words) > 5 else "")
+                raise ModalityError(f"word(s) {named} in "
+                                    f"{shown(text)} are not in this model's vocabulary of "
                                     f"{self.vocab_size - len(SPECIAL_TOKENS)} words; rephrase with "
                                     "known words (see assets/tokenizer.json in the run folder)")
             if len(enc.ids) > self.max_len - 1:
-                raise ModalityError(f"{text!r} has {len(enc.ids)} tokens; this model reads at most "
+                raise ModalityError(f"{shown(text)} has {len(enc.ids)} tokens; this model reads at most "
                                     f"{self.max_len - 1}")
             out[i, :len(enc.ids)] = torch.tensor(enc.ids)
             out[i, len(enc.ids)] = EOS
