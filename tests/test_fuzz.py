@@ -10,6 +10,7 @@ import time
 
 import pytest
 import torch
+import yaml
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from safetensors.torch import save_file
@@ -50,6 +51,7 @@ def _only_our_errors(fn, *args):
 
 # -- config YAML and --set ---------------------------------------------------------------------
 VALID_YAML = RunConfig.from_dict({"data": {"world": {"level": 1}}}).to_dict()
+VALID_TEXT = yaml.safe_dump(VALID_YAML).encode()
 
 
 def _read_config(tmp_path, data: bytes) -> None:
@@ -60,7 +62,7 @@ def _read_config(tmp_path, data: bytes) -> None:
 
 @seed(22)
 @FUZZ
-@given(data=st.one_of(mutations(json.dumps(VALID_YAML).encode()),
+@given(data=st.one_of(mutations(json.dumps(VALID_YAML).encode()), mutations(VALID_TEXT),
                       st.text(alphabet="{}[]:,-!&*|>'\"#%@` \n\tabcdefgtrain.lr0123456789e+", max_size=200)
                       .map(str.encode)))
 def test_config_yaml_fuzz(tmp_path_factory, data):
@@ -80,6 +82,15 @@ VALUES = st.one_of(st.sampled_from(["6.5", "nan", "inf", "-1", "true", "null", "
 @given(key=st.one_of(st.sampled_from(KEYS), st.text(max_size=20)), value=VALUES, sep=st.sampled_from(["=", "", "=="]))
 def test_set_string_fuzz(key, value, sep):
     _only_our_errors(lambda: RunConfig.from_dict(apply_overrides(dict(VALID_YAML), [f"{key}{sep}{value}"])))
+
+
+@pytest.mark.parametrize("text", ["data: {world: [1]}", "data: {world: a}", "modalities: [image]", "model: [x]",
+                                  "model: 3"])
+def test_a_section_that_is_not_a_mapping_is_a_config_error(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        RunConfig.from_dict(load_yaml(path))
 
 
 def test_yaml_over_the_size_limit_and_tags_are_refused(tmp_path):

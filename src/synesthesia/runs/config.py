@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from synesthesia.config import ConfigError, Section, apply_overrides, load_yaml, nearest
+from synesthesia.errors import shown
 from synesthesia.data.config import DataConfig
 from synesthesia.modalities import MODALITY_CLASSES, modality_class
 from synesthesia.models.registry import FAMILIES, model_config_class
@@ -93,6 +94,9 @@ class RunConfig(Section):
             raise ConfigError(f"unknown model family {self.family!r}{nearest(self.family, list(FAMILIES))}; "
                               f"choose from {', '.join(FAMILIES)}")
         raw = self.model.to_dict() if isinstance(self.model, Section) else (self.model or {})
+        for name, value in (("model", raw), ("modalities", self.modalities or {})):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{name} must be a mapping of keys to values; got {shown(value)}")
         self.model = model_config_class(self.family, raw).from_dict(raw, "model")
         sections = {}
         for name, options in (self.modalities or {}).items():
