@@ -69,7 +69,6 @@ def difference(run: Path, reference: Path) -> float:
     """The largest relative difference between two runs' logged values and final weights
     (inf when their logs do not cover the same steps)."""
     from safetensors.torch import load_file
-
     from tests.training.test_resume import logged
 
     ours, theirs = logged(run), logged(reference)
@@ -101,15 +100,16 @@ def _resume_and_compare(family: str, run: Path, reference: Path) -> dict:
 
     try:
         _quiet_train(config(family), run, resume=True)
-    except Exception as err:  # noqa: BLE001 - a benchmark records what happened
+    except Exception as err:
         return {"recovered": False, "error": f"{type(err).__name__}: {str(err)[:200]}"}
     diff = difference(run, reference)
     return {"recovered": diff <= 1e-6, "max_difference": diff}
 
 
 def sigterm_fault(family: str, work: Path, rng: random.Random) -> dict:
-    from synesthesia.checkpoint import Interrupted
     from tests.training.test_resume import BATCHES, FAMILIES, SignalAt, config
+
+    from synesthesia.checkpoint import Interrupted
 
     step = rng.randint(1, BATCHES - 1) * FAMILIES[family][3]
     run = work / f"{family}-sigterm"
@@ -123,8 +123,9 @@ def sigterm_fault(family: str, work: Path, rng: random.Random) -> dict:
 
 
 def full_disk_fault(work: Path) -> dict:
-    from synesthesia.checkpoint import load_nested
     from tests.conftest import tiny_run_config
+
+    from synesthesia.checkpoint import load_nested
 
     run = work / "full-disk"
     _quiet_train(tiny_run_config(max_steps=2, samples_every_epoch=False), run)
@@ -145,9 +146,10 @@ def full_disk_fault(work: Path) -> dict:
 def corrupt_checkpoint_fault(work: Path) -> dict:
     import shutil
 
+    from tests.conftest import tiny_run_config
+
     from synesthesia.checkpoint import load_nested
     from synesthesia.cli import main
-    from tests.conftest import tiny_run_config
 
     run = work / "corrupt"
     _quiet_train(tiny_run_config(max_steps=3, checkpoint_every=1, samples_every_epoch=False), run)
@@ -181,7 +183,7 @@ def fuzz(name: str, seeds: list[bytes], read, n: int, rng: np.random.Generator) 
             verdict = read(data)
         except SynesthesiaError as err:
             verdict = "clean_errors" if str(err).strip() else "crashes"
-        except Exception as err:  # noqa: BLE001 - what the fuzzing is looking for
+        except Exception as err:
             verdict, message = "crashes", f"{type(err).__name__}: {str(err)[:120]}"
             if message not in crashes:
                 crashes.append(message)
@@ -201,6 +203,7 @@ def media_targets(work: Path) -> dict:
     import io
 
     from PIL import Image
+    from tests.conftest import TINY_MODALITIES, TINY_WORLD
 
     from synesthesia.modalities import build_modality
     from synesthesia.modalities.files import write_gif, write_mp4, write_wav
@@ -208,7 +211,6 @@ def media_targets(work: Path) -> dict:
     from synesthesia.world import WorldConfig
     from synesthesia.world.captions import caption_vocabulary
     from synesthesia.world.world import ShapesWorld
-    from tests.conftest import TINY_MODALITIES, TINY_WORLD
 
     rng = np.random.default_rng(0)
     buf = io.BytesIO()
@@ -234,9 +236,9 @@ def media_targets(work: Path) -> dict:
 
 def layout_targets(work: Path) -> dict:
     import layouts
+    from tests.data.test_fuzz_readers import LAYOUTS, METADATA
 
     from synesthesia.data.readers import open_reader
-    from tests.data.test_fuzz_readers import LAYOUTS, METADATA
 
     targets = {}
     for name, make in LAYOUTS.items():
@@ -294,9 +296,10 @@ def file_targets(work: Path) -> dict:
 
 
 def api_target(work: Path) -> dict:
-    from synesthesia.training.run import train
     from tests.conftest import tiny_run_config
     from tests.serve.conftest import call, make_app
+
+    from synesthesia.training.run import train
 
     run = _quiet_train(tiny_run_config(max_steps=2, samples_every_epoch=False), work / "api-run")
     app = make_app([run], work / "api-temp", max_n=2, max_steps=3, max_prompt_chars=200)

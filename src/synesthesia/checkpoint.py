@@ -22,8 +22,9 @@ import random
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -237,7 +238,7 @@ class StopSignals:
                 self._previous.setdefault(signum, current)
                 signal.signal(signum, self._handle)
 
-    def __enter__(self) -> "StopSignals":
+    def __enter__(self) -> StopSignals:
         self.install()
         return self
 

@@ -70,7 +70,7 @@ class Minibatches:
         self.n, self.batch_size, self.generator = n, min(batch_size, n), generator
         self.epoch_start, self.taken, self.order = generator.get_state(), 0, None
 
-    def __iter__(self) -> "Minibatches":
+    def __iter__(self) -> Minibatches:
         return self
 
     def __next__(self) -> torch.Tensor:

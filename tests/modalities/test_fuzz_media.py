@@ -50,7 +50,7 @@ def samples(tmp_path_factory):
     write_gif(frames, root / "v.gif")
     write_mp4(frames, root / "v.mp4")
     return {"png": _png(), "wav": (root / "a.wav").read_bytes(), "gif": (root / "v.gif").read_bytes(),
-            "mp4": (root / "v.mp4").read_bytes(), "txt": "a big red star\n".encode()}
+            "mp4": (root / "v.mp4").read_bytes(), "txt": b"a big red star\n"}
 
 
 MODALITIES = {"image": {"size": 16}, "audio": {"seconds": 0.25, "sample_rate": 8000, "frames": 16, "n_mels": 16,

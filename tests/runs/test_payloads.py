@@ -33,7 +33,7 @@ def _plant(run, rel: str, data: bytes) -> None:
     path = run / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    if rel.startswith("expander.") or rel.startswith("priors/"):        # the part's other file, intact
+    if rel.startswith(("expander.", "priors/")):        # the part's other file, intact
         other = path.with_suffix(".json" if path.suffix == ".safetensors" else ".safetensors")
         if not other.exists():
             other.write_bytes(b"{}" if other.suffix == ".json" else b"")

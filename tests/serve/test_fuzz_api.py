@@ -7,7 +7,6 @@ import json
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
-
 from tests.serve.conftest import b64, call, make_app, png
 
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,

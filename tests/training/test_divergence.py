@@ -5,13 +5,13 @@ import json
 
 import pytest
 import torch
+from tests.conftest import tiny_run_config
 
 from synesthesia.checkpoint import load_nested
 from synesthesia.cli import main
 from synesthesia.config import ConfigError
 from synesthesia.training.module import NonFiniteLossError
 from synesthesia.training.run import train
-from tests.conftest import tiny_run_config
 
 
 def _finite_checkpoint(run):

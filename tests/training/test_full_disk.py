@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import tiny_run_config
 
 from synesthesia.checkpoint import load_nested
-from synesthesia.io import atomic_path
 from synesthesia.errors import OutputError
+from synesthesia.io import atomic_path
 from synesthesia.training.run import train
-from tests.conftest import tiny_run_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,12 +16,12 @@ import lightning as L
 import pytest
 import torch
 from safetensors.torch import load_file
+from tests.conftest import TINY_MODALITIES, TINY_WORLD
 
 from synesthesia.checkpoint import Interrupted
 from synesthesia.cli import main
 from synesthesia.runs import RunConfig
 from synesthesia.training.run import train
-from tests.conftest import TINY_MODALITIES, TINY_WORLD
 
 ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = {   # family: (model options, modalities, train options, optimiser steps per batch)
@@ -97,15 +97,16 @@ class SignalAt(L.Callback):
             os.kill(os.getpid(), self.sig)
 
 
-def test_sigterm_at_a_random_step_then_resume_equals_the_uninterrupted_run(uninterrupted, tmp_path):
-    family, per_batch = "joint_vae", 1
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_at_a_random_step_then_resume_equals_the_uninterrupted_run(uninterrupted, tmp_path, sig):
+    family, per_batch, name = "joint_vae", 1, signal.Signals(sig).name
     step = random.Random(22).randint(1, BATCHES - 1) * per_batch
-    run, before = tmp_path / "run", signal.getsignal(signal.SIGTERM)
-    with pytest.raises(Interrupted, match="stopped by SIGTERM") as stop:
-        train(config(family), run, progress=False, callbacks=[SignalAt(step, signal.SIGTERM)])
+    run, before = tmp_path / "run", signal.getsignal(sig)
+    with pytest.raises(Interrupted, match=f"stopped by {name}") as stop:
+        train(config(family), run, progress=False, callbacks=[SignalAt(step, sig)])
     assert stop.value.step == step + per_batch                 # the step under way when it came is finished
-    assert json.loads((run / "metrics.json").read_text())["training"]["stopped_by"] == "SIGTERM"
-    assert signal.getsignal(signal.SIGTERM) == before                # the handlers are given back
+    assert json.loads((run / "metrics.json").read_text())["training"]["stopped_by"] == name
+    assert signal.getsignal(sig) == before                           # the handlers are given back
     train(config(family), run, resume=True, progress=False)
     assert_same_run(run, uninterrupted(family))
 

@@ -50,7 +50,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not _is_rank_zero():                   # the other ranks of a DDP run: rank 0 speaks
             return 0
         out = shlex.quote(str(args.out))
-        return stopped(err, f"synesthesia train {shlex.quote(str(Path(args.out) / 'config.yaml'))} --out {out} --resume")
+        config_file = shlex.quote(str(Path(args.out) / "config.yaml"))
+        return stopped(err, f"synesthesia train {config_file} --out {out} --resume")
     if not _is_rank_zero():
         return 0
     metrics = read_metrics(run)["training"]
@@ -96,9 +97,9 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
 
 
 def cmd_expander(args: argparse.Namespace) -> int:
+    from synesthesia.checkpoint import Interrupted
     from synesthesia.data.pairs import file_pairs, world_pairs
     from synesthesia.models.transformer.expander import ExpanderError
-    from synesthesia.checkpoint import Interrupted
     from synesthesia.runs import load_modalities, read_run, save_expander
     from synesthesia.runs.folder import expander_checkpoint
     from synesthesia.training.expander import train_expander

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from synesthesia.config import Section
-from synesthesia.io import write_text_atomic
 from synesthesia.errors import shown
+from synesthesia.io import write_text_atomic
 from synesthesia.modalities.base import Modality, ModalityError
 from synesthesia.modalities.likelihoods import categorical_log_prob
 
@@ -205,7 +205,8 @@ class TextModality(Modality):
             unknown = [text[a:b] for tid, (a, b) in zip(enc.ids, enc.offsets) if tid == UNK]
             if unknown:
                 words = list(dict.fromkeys(unknown))
-                named = ", ".join(shown(w, 24) for w in words[:5]) + (f" and {len(words) - 5} more" if len(words) > 5 else "")
+                named = ", ".join(shown(w, 24) for w in words[:5])
+                named += f" and {len(words) - 5} more" if len(words) > 5 else ""
                 raise ModalityError(f"word(s) {named} in "
                                     f"{shown(text)} are not in this model's vocabulary of "
                                     f"{self.vocab_size - len(SPECIAL_TOKENS)} words; rephrase with "

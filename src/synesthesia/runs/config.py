@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from synesthesia.config import ConfigError, Section, apply_overrides, load_yaml, nearest
-from synesthesia.errors import shown
 from synesthesia.data.config import DataConfig
+from synesthesia.errors import shown
 from synesthesia.modalities import MODALITY_CLASSES, modality_class
 from synesthesia.models.registry import FAMILIES, model_config_class
 

@@ -65,7 +65,7 @@ def load_modalities(config: RunConfig, run: Path) -> dict[str, Modality]:
             m.load_assets(Path(run) / ASSETS)
         except SynesthesiaError:
             raise
-        except Exception as err:  # noqa: BLE001 - a damaged asset (tokenizers raises bare Exception)
+        except Exception as err:
             raise RunError(f"{Path(run) / ASSETS} holds a file the {name} modality cannot read "
                            f"({type(err).__name__}: {str(err)[:100]}); the run folder is damaged: restore it "
                            "or train again") from None
