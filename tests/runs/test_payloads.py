@@ -90,3 +90,16 @@ def test_the_library_refuses_pickles_where_weights_belong(tiny_run, tmp_path):
     with pytest.raises(RunError, match="never loads pickles"):
         syn.load(run)
     assert not marker.exists()
+
+
+def test_no_code_path_can_unpickle():
+    """The package never calls a loader that could run code from data."""
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src" / "synesthesia"
+    risky = re.compile(r"torch\.load\(|pickle\.loads?\(|yaml\.load\(|yaml\.unsafe_load|allow_pickle=True|"
+                       r"Loader=yaml\.(Full|Unsafe)?Loader|marshal\.loads?\(|dill\.|joblib\.load")
+    found = [f"{p.relative_to(src)}:{i}" for p in src.rglob("*.py")
+             for i, line in enumerate(p.read_text().splitlines(), 1) if risky.search(line)]
+    assert not found, found

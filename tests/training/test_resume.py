@@ -142,6 +142,17 @@ def test_sigkill_at_a_random_step_then_resume_equals_the_uninterrupted_run(famil
     assert_same_run(run, uninterrupted(family))
 
 
+@pytest.mark.slow
+def test_a_run_killed_before_its_first_checkpoint_starts_again_on_resume(uninterrupted, tmp_path):
+    cfg, run = config("joint_vae").to_yaml(tmp_path / "config.yaml"), tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-c", KILL_DRIVER, str(cfg), str(run), "1"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL and not list((run / "checkpoints").glob("*.ckpt"))
+    train(config("joint_vae"), run, resume=True, progress=False)
+    assert_same_run(run, uninterrupted("joint_vae"))
+
+
 def _cli(*args: str, **popen) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
     return subprocess.Popen([sys.executable, "-m", "synesthesia.cli", *args], env=env, stdout=subprocess.PIPE,

@@ -124,6 +124,16 @@ def _check_new_run(out: Path) -> None:
         raise OutputError(f"{out} is not empty; choose another --out (a new run needs a new or empty folder), "
                           f"or pass --resume to continue a run there")
 
+def _never_checkpointed(out: Path) -> bool:
+    """``out`` holds a run that was started and stopped before it wrote any checkpoint or weights:
+    resuming it is starting it again (from the same seed, the same run)."""
+    started = (out / CONFIG).is_file() and not (out / "model.safetensors").exists()
+    if started and not list((out / "checkpoints").glob("*.ckpt")):
+        logging.getLogger(__name__).warning(f"{out} has no checkpoint yet: the run starts again from step 0")
+        return True
+    return False
+
+
 def _check_resume(config: RunConfig, out: Path):
     """Everything a resume needs, checked before any file changes: the saved config and
     modalities, a model that fits them, and a readable last checkpoint holding that model."""
@@ -169,10 +179,12 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
     L.seed_everything(config.train.seed, workers=True, verbose=False)
     config.data.absolute()
     source = open_data(config.data, out if _is_rank_zero() else None)
+    again = resume and _never_checkpointed(out)       # killed before its first checkpoint: start again
+    resume = resume and not again
     if resume:
         modalities = _check_resume(config, out)
     else:
-        if _is_rank_zero():                       # other ranks start once rank 0 has begun the run
+        if _is_rank_zero() and not again:         # other ranks start once rank 0 has begun the run
             _check_new_run(out)
         modalities = resolve_modalities(config, source)
     train_set = source.dataset("train", config.data.n_train, modalities, config.data.missing_p)
@@ -185,7 +197,7 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
         if not resume:
             config.set_modalities(save_modalities(modalities, out))
         config.to_yaml(out / CONFIG)
-        if resume:
+        if resume or again:
             _set_aside_csv_log(out)
     module = lightning_module(model, config.train)
     data = TensorDataModule(train_set, val_set, config.train.batch_size, config.train.num_workers,
