@@ -103,3 +103,14 @@ def test_caption_text_fuzz(tmp_path_factory, tiny_modalities, samples, data):
     path = tmp_path_factory.getbasetemp() / "fuzz.txt"
     path.write_bytes(data.draw(st.one_of(mutated(samples["txt"]), st.text(max_size=40).map(str.encode))))
     read_and_encode(tiny_modalities["text"], path)
+
+
+@decoder_errors
+@pytest.mark.parametrize("fraction", [0.26, 0.3, 0.5, 0.75, 0.95])
+def test_a_truncated_gif_is_a_clean_error(tmp_path, samples, fraction):
+    """A GIF cut short (a download that stopped): Pillow's n_frames raises IndexError or
+    struct.error past the end of the data; the reader must turn that into a ModalityError."""
+    data = samples["gif"]
+    path = tmp_path / "cut.gif"
+    path.write_bytes(data[: int(len(data) * fraction)])
+    read_and_encode(build_modality("video", **MODALITIES["video"]), path)
