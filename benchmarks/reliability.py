@@ -341,6 +341,11 @@ def table(results: dict) -> str:
     lines += ["", "| reader | inputs | accepted | clean errors | crashes |", "|---|---|---|---|---|"]
     for r in results["fuzz"]:
         lines.append(f"| {r['reader']} | {r['inputs']} | {r['accepted']} | {r['clean_errors']} | {r['crashes']} |")
+    s = results["summary"]
+    lines += ["", f"{s['runs_recovered']} of {s['faults_injected']} faulted runs recovered; largest difference after "
+              f"resume {s['max_loss_difference_after_resume']}; {s['inputs_fuzzed']} inputs fuzzed: "
+              f"{s['clean_errors']} clean errors, {s['crashes']} crashes; {s['seconds']} s on {s['cpu']}, "
+              f"{s['threads']} thread."]
     return "\n".join(lines)
 
 
