@@ -13,7 +13,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "synesthesia"
 ROOT = SRC.parents[1]
 # third-party packages slow to import or needed by one command only: imported where they are used
-HEAVY = ("lightning", "matplotlib", "torchmetrics", "tensorboard", "imageio", "soundfile", "tokenizers",
+HEAVY = ("lightning", "matplotlib", "torchmetrics", "tensorboard", "imageio", "imageio_ffmpeg", "soundfile", "tokenizers",
          "scipy", "pyarrow", "webdataset", "fastapi", "gradio", "uvicorn", "playwright", "httpx")
 MAX_FILE_LINES, MAX_FUNCTION_LINES = 400, 60
 

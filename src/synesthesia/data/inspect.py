@@ -11,6 +11,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from PIL import Image
+
 from synesthesia.data.errors import SampleError
 from synesthesia.data.plan import Plan
 from synesthesia.data.readers.base import Media
@@ -20,7 +22,6 @@ from synesthesia.data.readers.safety import check_regular
 def _header(modality: str, path: Path) -> dict:
     """Size, mode, rate, channels, duration or frames of one file, from its header."""
     if modality == "image":
-        from PIL import Image
 
         with Image.open(path) as img:
             return {"size": f"{img.size[0]}x{img.size[1]}", "mode": img.mode, "format": img.format}
@@ -31,7 +32,6 @@ def _header(modality: str, path: Path) -> dict:
         return {"rate": info.samplerate, "channels": info.channels, "seconds": round(info.duration, 3),
                 "format": info.format}
     if path.suffix.lower() == ".gif":
-        from PIL import Image
 
         with Image.open(path) as img:
             return {"size": f"{img.size[0]}x{img.size[1]}", "frames": getattr(img, "n_frames", 1), "format": "GIF"}
@@ -44,7 +44,6 @@ def _header(modality: str, path: Path) -> dict:
         frames.close()
     return {"size": "x".join(str(v) for v in meta.get("size", ())), "fps": meta.get("fps"),
             "seconds": meta.get("duration"), "format": path.suffix.lstrip(".")}
-
 
 def media_header(modality: str, media: Media) -> dict:
     """:func:`_header` of a file or tar member; :class:`SampleError` when it cannot be read."""
@@ -69,7 +68,6 @@ def media_header(modality: str, media: Media) -> dict:
     except Exception as err:
         raise SampleError(f"header unreadable: {type(err).__name__}: {err}", media.name) from None
 
-
 def _spread(values: list) -> str:
     if not values:
         return "-"
@@ -77,7 +75,6 @@ def _spread(values: list) -> str:
         return f"{min(values):g} .. {statistics.median(values):g} .. {max(values):g} (min .. median .. max)"
     common = Counter(values).most_common(4)
     return ", ".join(f"{v} ×{k}" for v, k in common) + (" ..." if len(set(values)) > 4 else "")
-
 
 def inspect_plan(plan: Plan, sample_files: int = 50, examples: int = 3, seed: int = 0) -> dict:
     """A report (plain data) on ``plan``: headers are read for ``sample_files`` files per modality."""
@@ -114,7 +111,6 @@ def inspect_plan(plan: Plan, sample_files: int = 50, examples: int = 3, seed: in
                            "captions": s.captions[:3]} for s in picks]
     return report
 
-
 def _media_report(plan: Plan, sample_files: int, seed: int, problems: list[str]) -> dict:
     rng = random.Random(seed)
     out = {}
@@ -132,7 +128,6 @@ def _media_report(plan: Plan, sample_files: int, seed: int, problems: list[str])
         spreads = {k: _spread([h[k] for h in headers if h.get(k) is not None]) for k in keys}
         out[m] = {"files": len(refs), "read": len(headers), **spreads}
     return out
-
 
 def format_report(report: dict) -> str:
     """The report as text for the terminal."""

@@ -25,6 +25,7 @@ half-written ones and ends with shards byte-identical to an uninterrupted run.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -39,21 +40,19 @@ from synesthesia.data.rejected import REJECTED_FILE, check_limit, write_rejected
 from synesthesia.data.shards import run_shards
 from synesthesia.data.user_source import build_modalities, max_captions
 from synesthesia.io import write_text_atomic
+from synesthesia.modalities import build_modality
 
 STATE_FILE = "state.json"
 # preparation defaults (what --image-size and --sample-rate default to), under the caller's settings
 DEFAULTS = {"image": {"size": 64}, "audio": {"sample_rate": 16000}}
 SPLIT_ORDER = ("train", "val", "test")
 
-
 def work_folder(out: Path) -> Path:
     return out.parent / f".{out.name}.prepare"
-
 
 def _settings(plan: Plan, configs: Mapping[str, dict], shard_size: int) -> dict:
     return {"modalities": {m: dict(configs.get(m) or {}) for m in plan.modalities},
             "shard_size": shard_size, "max_captions": max_captions(plan), "version": PREPARED_VERSION}
-
 
 def _claim(work: Path, state: dict, log: Callable[[str], None]) -> bool:
     """Make ``work`` ours for ``state``: reuse a stale one with the same state (True), remove a
@@ -76,9 +75,7 @@ def _claim(work: Path, state: dict, log: Callable[[str], None]) -> bool:
     write_text_atomic(work / STATE_FILE, json.dumps({"format": PREPARED_FORMAT, "state": state}, indent=1))
     return False
 
-
 def _lock(work: Path):
-    import fcntl
 
     handle = open(work / ".lock", "w")
     try:
@@ -87,7 +84,6 @@ def _lock(work: Path):
         handle.close()
         raise DataError(f"another 'synesthesia data prepare' is writing {work}; wait for it to finish") from None
     return handle
-
 
 def prepare(source: str | Path, out: str | Path, *, format: str | None = None,
             options: ReaderOptions | None = None, modalities: Mapping[str, dict] | None = None,
@@ -127,10 +123,8 @@ def prepare(source: str | Path, out: str | Path, *, format: str | None = None,
     os.replace(work, out)
     return out
 
-
 def _modalities(plan: Plan, names, configs, work: Path, resumed: bool) -> dict:
     """Build the modalities; a resumed run reloads the saved tokenizer instead of training one."""
-    from synesthesia.modalities import build_modality
 
     saved = work / "assets" / "modalities.json"
     if resumed and saved.is_file():
@@ -146,7 +140,6 @@ def _modalities(plan: Plan, names, configs, work: Path, resumed: bool) -> dict:
     write_text_atomic(saved, json.dumps({n: m.config() for n, m in built.items()}, indent=1))
     return built
 
-
 def _tasks(plan: Plan, work: Path, shard_size: int) -> list[tuple[Path, list]]:
     tasks = []
     for split in [s for s in SPLIT_ORDER if plan.split(s)]:
@@ -154,7 +147,6 @@ def _tasks(plan: Plan, work: Path, shard_size: int) -> list[tuple[Path, list]]:
         for k, lo in enumerate(range(0, len(samples), shard_size)):
             tasks.append((work / split / f"{k:05d}", samples[lo:lo + shard_size]))
     return tasks
-
 
 def _finish(plan: Plan, work: Path, out: Path, mods: dict, state: dict, tasks, results, max_rejected) -> None:
     rejected = [e for r in results for e in r["rejected"]]

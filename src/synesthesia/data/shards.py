@@ -5,6 +5,7 @@ name has no dot)."""
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
 import shutil
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -12,15 +13,17 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
 from synesthesia.data.decode import Decoder, Encoded
 from synesthesia.data.errors import TooManyRejected
 from synesthesia.data.readers.safety import MEDIA_LIMIT
 from synesthesia.data.rejected import check_limit
+from synesthesia.modalities import build_modality
 
 DONE_FILE = "done.json"
 _WORKER: dict = {}
-
 
 def write_shard(folder: Path, enc: Encoded, planned: int) -> dict:
     """Write one shard's columns, then rename its temporary folder to ``folder``."""
@@ -40,11 +43,7 @@ def write_shard(folder: Path, enc: Encoded, planned: int) -> dict:
     os.replace(tmp, folder)
     return summary
 
-
 def _init_worker(configs: Mapping[str, dict], assets: str, max_captions: int, max_media: int) -> None:
-    import torch
-
-    from synesthesia.modalities import build_modality
 
     torch.set_num_threads(1)
     mods = {}
@@ -53,10 +52,8 @@ def _init_worker(configs: Mapping[str, dict], assets: str, max_captions: int, ma
         mods[name].load_assets(Path(assets))
     _WORKER["decoder"] = Decoder(mods, max_captions, max_media)
 
-
 def _decode_shard(folder: Path, samples: list) -> dict:
     return write_shard(folder, _WORKER["decoder"].run(samples), len(samples))
-
 
 def _remove_stale(tasks: Sequence[tuple[Path, list]]) -> None:
     """Half-written shards of an interrupted run: their temporary folders are removed."""
@@ -65,13 +62,11 @@ def _remove_stale(tasks: Sequence[tuple[Path, list]]) -> None:
             for stale in parent.glob(".*.tmp-*"):
                 shutil.rmtree(stale, ignore_errors=True)
 
-
 def run_shards(tasks: Sequence[tuple[Path, list]], modalities: Mapping, assets: Path, max_captions: int,
                max_media: int | None, workers: int, progress: bool, plan_total: int,
                max_rejected: float, where: str = "") -> list[dict]:
     """Decode every shard not already done; return each shard's summary (in task order). Stops
     early when the rejections so far already exceed ``max_rejected`` of ``plan_total``."""
-    from tqdm.auto import tqdm
 
     _remove_stale(tasks)
     results: dict[int, dict] = {}
@@ -94,7 +89,6 @@ def run_shards(tasks: Sequence[tuple[Path, list]], modalities: Mapping, assets: 
 
     try:
         if workers <= 1 or len(todo) <= 1:
-            import torch
 
             threads = torch.get_num_threads()
             try:
@@ -109,9 +103,7 @@ def run_shards(tasks: Sequence[tuple[Path, list]], modalities: Mapping, assets: 
         bar.close()
     return [results[i] for i in range(len(tasks))]
 
-
 def _pool(tasks, todo, args, workers: int, account) -> None:
-    import multiprocessing as mp
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                              initializer=_init_worker, initargs=args) as pool:

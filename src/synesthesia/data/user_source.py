@@ -11,14 +11,15 @@ from synesthesia.data.columns import ColumnDataset, in_memory
 from synesthesia.data.decode import Decoder
 from synesthesia.data.errors import DataError
 from synesthesia.data.plan import Plan, make_plan
+from synesthesia.data.prepared import PreparedSource
 from synesthesia.data.readers import ReaderOptions, detect_format
 from synesthesia.data.rejected import REJECTED_FILE, check_limit, write_rejected
 from synesthesia.data.sources import WorldSource
 from synesthesia.modalities import build_modality
 from synesthesia.modalities.base import Modality
+from synesthesia.modalities.text import TextModality
 
 MAX_CAPTIONS = 32              # captions kept per sample (MSR-VTT has 20)
-
 
 def reader_options(data) -> ReaderOptions:
     """The reading options a ``DataConfig`` asks for."""
@@ -26,30 +27,27 @@ def reader_options(data) -> ReaderOptions:
                          allow_outside=bool(getattr(data, "allow_outside", False)),
                          max_metadata_bytes=int(getattr(data, "max_metadata_mb", 512) * (1 << 20)))
 
-
 def max_captions(plan: Plan) -> int:
     most = max((sum(1 for c in s.captions if isinstance(c, str) and c.strip()) for s in plan.samples), default=1)
     return max(1, min(MAX_CAPTIONS, most))
 
-
 def build_modalities(plan: Plan, names: Sequence[str], configs: Mapping[str, dict]) -> dict[str, Modality]:
-    """The modalities ``names`` with ``configs``; the text tokenizer is trained on every caption
-    of the training split."""
+    """The modalities ``names`` with ``configs``; the text tokenizer (byte-level BPE unless
+    ``modalities.text.tokenizer`` says ``word``) is trained on every caption of the training split."""
     built: dict[str, Modality] = {}
     for name in names:
         cfg = dict(configs.get(name) or {})
-        if name == "text" and "vocab" not in cfg and "tokenizer" not in cfg:
+        if name == "text":
+            cfg.setdefault("tokenizer", "bpe")
             captions = plan.train_captions()
             if not captions:
                 raise DataError(f"{plan.path}: the training split has no caption to build the text "
                                 "vocabulary from; leave text out with data.modalities")
-            from synesthesia.modalities.text import TextModality
 
             built[name] = TextModality.from_captions(captions, **cfg)
         else:
             built[name] = build_modality(name, **cfg)
     return built
-
 
 class ReaderSource:
     """A dataset layout decoded into memory. Bad samples are skipped and written to
@@ -99,11 +97,9 @@ class ReaderSource:
         return in_memory(enc.arrays, enc.present, enc.text_count, enc.captions, missing_p,
                          "random" if split == "train" else "first")
 
-
 def data_path(data) -> str | None:
     """The dataset a ``DataConfig`` names: ``path``, else its aliases ``manifest`` and ``cache``."""
     return getattr(data, "path", None) or getattr(data, "manifest", None) or getattr(data, "cache", None)
-
 
 def open_data(data, run_dir: str | Path | None = None):
     """The training source for a ``DataConfig``: the procedural world, a world cache, a prepared
@@ -115,7 +111,6 @@ def open_data(data, run_dir: str | Path | None = None):
     if format == "world":
         return WorldSource.from_config(data.world, str(Path(where).parent if Path(where).is_file() else where))
     if format == "prepared":
-        from synesthesia.data.prepared import PreparedSource
 
         return PreparedSource(Path(where).parent if Path(where).is_file() else where)
     return ReaderSource.from_path(where, format, reader_options(data), getattr(data, "max_rejected", 0.01), run_dir)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from synesthesia import __version__
-from synesthesia.errors import SynesthesiaError
+from synesthesia.errors import ModelInputError, SynesthesiaError
 from synesthesia.modalities import ModalityError
 from synesthesia.serve import schemas as S
 from synesthesia.serve.media import MediaError, from_base64
@@ -149,15 +149,6 @@ def _recorded(coherence: dict[str, float], d) -> float | None:
     return None
 
 
-def _input_errors() -> tuple[type[Exception], ...]:
-    """The families' own input errors (ValueErrors outside SynesthesiaError)."""
-    from synesthesia.models.gan.model import ModelInputError as GanInput
-    from synesthesia.models.joint_vae.model import ModelInputError as VaeInput
-    from synesthesia.models.transformer.errors import ModelInputError as TransformerInput
-
-    return (GanInput, VaeInput, TransformerInput)
-
-
 def error(status: int, message: str, headers: dict | None = None, detail: list | None = None) -> JSONResponse:
     body = {"error": message, "status": status}
     if detail is not None:
@@ -193,5 +184,4 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(QueueFull, queue_full)
     app.add_exception_handler(asyncio.TimeoutError, timeout)
-    for cls in _input_errors():
-        app.add_exception_handler(cls, model_input)
+    app.add_exception_handler(ModelInputError, model_input)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import torch
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -28,20 +29,17 @@ DESCRIPTION = """Generate any modality of a trained synesthesia run from any sub
 (media as base64) or multipart uploads and returns base64 PNG / WAV / GIF-or-MP4, or text.
 Errors are JSON bodies `{"error": ..., "status": ...}`."""
 
-
 # the world's images are small: show their pixels rather than a blur
 UI_CSS = """
 .gallery img, .image-frame img, img.gallery-image, video { image-rendering: pixelated; }
 #i2t-in img, #i2a-in img, #cycle-in img { width: auto; height: 128px; object-fit: contain; }
 """
 
-
 def create_app(runs: Sequence[str | Path], routes: Mapping[str, str | Path] | None = None,
                settings: ServeSettings | None = None, engine: Engine | None = None) -> FastAPI:
     """The application for ``runs`` (or an already loaded ``engine``)."""
     settings = settings or ServeSettings()
     if settings.threads:
-        import torch
 
         torch.set_num_threads(settings.threads)
     engine = engine or Engine(runs, routes, device=settings.device)
@@ -69,7 +67,6 @@ def create_app(runs: Sequence[str | Path], routes: Mapping[str, str | Path] | No
     app.add_middleware(PathGuard, roots=[service.temp_dir])
     app.add_middleware(TokenAuth, token=settings.token)
     return app
-
 
 def mount_ui(app: FastAPI, service: Service) -> None:
     """Mount the gradio UI at ``/``, with its files kept in the server's temporary folder."""

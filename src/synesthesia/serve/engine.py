@@ -13,6 +13,7 @@ too slow to happen inside a request.
 
 from __future__ import annotations
 
+import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +30,8 @@ from synesthesia.sampling.latent import LatentModel
 SERVED_OPTIONS = ("sampler", "steps", "chains", "proposals", "prior", "method", "beam_size",
                   "top_k", "top_p", "length_penalty", "cfg_scale")
 
-
 class EngineError(SynesthesiaError):
     """A request for something the loaded runs cannot do; the message says what they can."""
-
 
 @dataclass(frozen=True)
 class Direction:
@@ -46,7 +45,6 @@ class Direction:
     def name(self) -> str:
         return "+".join(self.given) + "->" + self.target
 
-
 @dataclass(frozen=True)
 class GenerateKey:
     """What requests must share to be generated in one call."""
@@ -58,7 +56,6 @@ class GenerateKey:
     temperature: float
     options: tuple[tuple[str, Any], ...]
 
-
 @dataclass
 class Generated:
     """One request's outputs (raw values of the target), the seed they were drawn with, and
@@ -68,7 +65,6 @@ class Generated:
     seed: int
     notes: list[str]
     batch_size: int = 1
-
 
 class Engine:
     """The loaded runs behind the server."""
@@ -239,12 +235,9 @@ class Engine:
             raise result
         return result.outputs[0]
 
-
 def _fresh_seed() -> int:
-    import secrets
 
     return secrets.randbelow(2**31 - 1)
-
 
 def _unique_names(names: list[str]) -> list[str]:
     out: list[str] = []

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synesthesia.modalities.files import write_mp4, write_png, write_wav
+from synesthesia.world.world import ShapesWorld
 
 
 @dataclass
@@ -29,7 +30,6 @@ class WorldExamples:
         """Render ``count`` samples of ``world_config`` (None: no examples) into ``folder``."""
         if world_config is None:
             return cls()
-        from synesthesia.world.world import ShapesWorld
 
         world = ShapesWorld(world_config)
         mods = world_config.modalities

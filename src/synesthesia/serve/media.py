@@ -21,14 +21,13 @@ import numpy as np
 from PIL import Image
 
 from synesthesia.errors import SynesthesiaError
+from synesthesia.modalities.files import write_mp4
 
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 MEDIA_TYPES = {"image": "image/png", "audio": "audio/wav", "gif": "image/gif", "mp4": "video/mp4"}
 
-
 class MediaError(SynesthesiaError):
     """An upload that is not a readable image, sound or video, or exceeds a limit."""
-
 
 @dataclass(frozen=True)
 class MediaLimits:
@@ -45,7 +44,6 @@ class MediaLimits:
         """Samples of all channels together: the duration of stereo sound at 48 kHz."""
         return int(self.max_audio_seconds * 96_000)
 
-
 def from_base64(data: str, what: str) -> bytes:
     """Strict base64 (a ``data:...;base64,`` prefix is allowed) -> bytes."""
     if not isinstance(data, str) or not data:
@@ -56,7 +54,6 @@ def from_base64(data: str, what: str) -> bytes:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as err:
         raise MediaError(f"{what} is not valid base64: {err}") from None
-
 
 def decode_input(modality: str, data: bytes, limits: MediaLimits, temp_dir: Path) -> Any:
     """Bytes of an uploaded ``image``, ``audio`` or ``video`` -> the raw value the pipeline takes."""
@@ -70,7 +67,6 @@ def decode_input(modality: str, data: bytes, limits: MediaLimits, temp_dir: Path
         return decode_video(data, limits, temp_dir)
     raise MediaError(f"{modality} is not a media modality; give it as text")
 
-
 def _check_frames(frames: int, width: int, height: int, limits: MediaLimits, about: str = "") -> None:
     if frames > limits.max_video_frames:
         raise MediaError(f"the video has {about}{frames} frames; the server takes at most {limits.max_video_frames}")
@@ -78,14 +74,12 @@ def _check_frames(frames: int, width: int, height: int, limits: MediaLimits, abo
         raise MediaError(f"the video has {about}{frames} frames of {width}x{height} pixels; the server takes at most "
                          f"{limits.max_video_pixels:,} pixels in all (fewer frames or smaller ones)")
 
-
 def _check_size(width: int, height: int, limits: MediaLimits, what: str) -> None:
     if width < 1 or height < 1:
         raise MediaError(f"the {what} has no pixels ({width}x{height})")
     if max(width, height) > limits.max_side or width * height > limits.max_pixels:
         raise MediaError(f"the {what} is {width}x{height} pixels; the server takes at most "
                          f"{limits.max_side} pixels a side and {limits.max_pixels:,} in all")
-
 
 def decode_image(data: bytes, limits: MediaLimits) -> Image.Image:
     """PNG, JPEG, GIF (first frame), BMP or WebP bytes -> an RGB PIL image."""
@@ -104,7 +98,6 @@ def decode_image(data: bytes, limits: MediaLimits) -> Image.Image:
         return img.convert("RGB")
     except Exception as err:                           # noqa: BLE001
         raise MediaError(f"the image is damaged and could not be decoded ({type(err).__name__})") from None
-
 
 def decode_audio(data: bytes, limits: MediaLimits) -> tuple[np.ndarray, int]:
     """WAV, FLAC or OGG bytes -> ``(float32 waveform, sample_rate)``."""
@@ -128,7 +121,6 @@ def decode_audio(data: bytes, limits: MediaLimits) -> tuple[np.ndarray, int]:
         raise MediaError(f"the sound is damaged and could not be decoded ({type(err).__name__})") from None
     return wave, int(rate)
 
-
 def decode_video(data: bytes, limits: MediaLimits, temp_dir: Path) -> np.ndarray:
     """GIF, MP4 or WebM bytes -> uint8 frames (T, H, W, 3)."""
     if data[:6] in (b"GIF87a", b"GIF89a"):
@@ -136,7 +128,6 @@ def decode_video(data: bytes, limits: MediaLimits, temp_dir: Path) -> np.ndarray
     if data[4:8] == b"ftyp" or data[:4] == b"\x1aE\xdf\xa3":
         return _decode_ffmpeg(data, limits, temp_dir)
     raise MediaError("the video is neither GIF, MP4 nor WebM")
-
 
 def _decode_gif(data: bytes, limits: MediaLimits) -> np.ndarray:
     try:
@@ -153,7 +144,6 @@ def _decode_gif(data: bytes, limits: MediaLimits) -> np.ndarray:
         raise
     except Exception as err:                           # noqa: BLE001
         raise MediaError(f"the GIF could not be decoded ({type(err).__name__})") from None
-
 
 def _decode_ffmpeg(data: bytes, limits: MediaLimits, temp_dir: Path) -> np.ndarray:
     import imageio_ffmpeg
@@ -185,13 +175,11 @@ def _decode_ffmpeg(data: bytes, limits: MediaLimits, temp_dir: Path) -> np.ndarr
             reader.close()
         Path(name).unlink(missing_ok=True)
 
-
 # -- outputs ----------------------------------------------------------------------------------
 def png_bytes(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return buf.getvalue()
-
 
 def wav_bytes(sound: tuple[np.ndarray, int]) -> bytes:
     import soundfile as sf
@@ -201,16 +189,13 @@ def wav_bytes(sound: tuple[np.ndarray, int]) -> bytes:
     sf.write(buf, np.clip(np.asarray(wave, dtype=np.float32), -1, 1), int(rate), subtype="PCM_16", format="WAV")
     return buf.getvalue()
 
-
 def gif_bytes(frames: list, fps: int) -> bytes:
     images = [f if isinstance(f, Image.Image) else Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]
     buf = io.BytesIO()
     images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
     return buf.getvalue()
 
-
 def mp4_bytes(frames: list, fps: int, temp_dir: Path) -> bytes:
-    from synesthesia.modalities.files import write_mp4
 
     fd, name = tempfile.mkstemp(suffix=".mp4", dir=temp_dir)
     os.close(fd)
@@ -220,7 +205,6 @@ def mp4_bytes(frames: list, fps: int, temp_dir: Path) -> bytes:
         return Path(name).read_bytes()
     finally:
         Path(name).unlink(missing_ok=True)
-
 
 def encode_output(modality: str, raw: Any, video_format: str, fps: int, temp_dir: Path) -> dict:
     """One generated value -> ``{"media_type", "data"}`` (base64) or ``{"text"}``."""

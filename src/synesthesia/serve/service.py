@@ -10,19 +10,19 @@ outputs as ``synesthesia generate --seed`` with the same run.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from synesthesia.serve.engine import Direction, Engine, GenerateKey, Generated
+from synesthesia.serve.engine import Direction, Engine, Generated, GenerateKey
 from synesthesia.serve.media import MediaLimits, decode_input, encode_output
 from synesthesia.serve.scheduler import Batcher, Job
 from synesthesia.serve.settings import ServeError, ServeSettings
 
 MAX_TEMPERATURE = 10.0
 MAX_BEAM = 32
-
 
 class Service:
     """The engine behind a bounded, batching queue, with the server's limits applied."""
@@ -122,12 +122,9 @@ class Service:
             raise ServeError(f"no run named {name!r}; the server has {', '.join(self.engine.names)}")
         return self.engine.names.index(name)
 
-
 def _only(results: list):
     return results[0]
 
-
 def _random_seed() -> int:
-    import secrets
 
     return secrets.randbelow(2**31 - 1)

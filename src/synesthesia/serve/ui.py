@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import time
 
+import gradio as gr
+
 from synesthesia.serve.examples import WorldExamples
 from synesthesia.serve.service import Service
-from synesthesia.serve.ui_parts import (audio_value, controls, describe, guarded, parse_seed,
-                                        read_upload, video_file)
+from synesthesia.serve.ui_parts import audio_value, controls, describe, guarded, parse_seed, read_upload, video_file
 
 # tab -> (given, target, title)
 TABS = (("t2i", ("text",), "image", "text → image"),
@@ -23,9 +24,7 @@ TABS = (("t2i", ("text",), "image", "text → image"),
         ("t2v", ("text",), "video", "text → video"),
         ("i2a", ("image",), "audio", "image → sound"))
 
-
 def build_ui(service: Service, examples: WorldExamples):
-    import gradio as gr
 
     engine = service.engine
     served = {(d.given, d.target): d for d in engine.directions()}
@@ -46,7 +45,6 @@ def build_ui(service: Service, examples: WorldExamples):
     demo.queue(max_size=service.settings.queue_size, default_concurrency_limit=None)
     return demo
 
-
 def _caption_input(gr, service: Service, examples: WorldExamples, prefix: str):
     with gr.Row():
         text = gr.Textbox(label="caption", placeholder=examples.captions[0] if examples.captions else "a caption",
@@ -54,7 +52,6 @@ def _caption_input(gr, service: Service, examples: WorldExamples, prefix: str):
         surprise = gr.Button("surprise me", elem_id=f"{prefix}-surprise", scale=1,
                              visible=bool(examples.captions))
     return text, surprise
-
 
 def text_to_image_tab(gr, service: Service, examples: WorldExamples, d, prefix: str) -> None:
     text, surprise = _caption_input(gr, service, examples, prefix)
@@ -75,7 +72,6 @@ def text_to_image_tab(gr, service: Service, examples: WorldExamples, d, prefix: 
     text.submit(run, [text, *ctl.inputs()], [gallery, info])
     surprise.click(examples.surprise, None, text).then(run, [text, *ctl.inputs()], [gallery, info])
 
-
 def image_to_text_tab(gr, service: Service, examples: WorldExamples, d, prefix: str) -> None:
     image = gr.Image(type="filepath", label="image", sources=["upload", "clipboard"], height=200,
                      elem_id=f"{prefix}-in")
@@ -94,7 +90,6 @@ def image_to_text_tab(gr, service: Service, examples: WorldExamples, d, prefix: 
         return "\n".join(result.outputs), describe(service, d2, result, start)
 
     go.click(run, [image, *ctl.inputs()], [captions, info])
-
 
 def sound_to_image_tab(gr, service: Service, examples: WorldExamples, d, prefix: str) -> None:
     sound = gr.Audio(sources=["upload", "microphone"], type="filepath", format="wav", label="sound",
@@ -117,7 +112,6 @@ def sound_to_image_tab(gr, service: Service, examples: WorldExamples, d, prefix:
 
     go.click(run, [sound, *ctl.inputs()], [gallery, info])
 
-
 def text_to_video_tab(gr, service: Service, examples: WorldExamples, d, prefix: str) -> None:
     text, surprise = _caption_input(gr, service, examples, prefix)
     ctl = controls(gr, service, prefix, service.engine.options_of(d.run), n=1, show_n=False)
@@ -137,7 +131,6 @@ def text_to_video_tab(gr, service: Service, examples: WorldExamples, d, prefix: 
     text.submit(run, [text, *ctl.inputs()], [video, info])
     surprise.click(examples.surprise, None, text).then(run, [text, *ctl.inputs()], [video, info])
 
-
 def image_to_sound_tab(gr, service: Service, examples: WorldExamples, d, prefix: str) -> None:
     image = gr.Image(type="filepath", label="image", sources=["upload", "clipboard"], height=200,
                      elem_id=f"{prefix}-in")
@@ -156,7 +149,6 @@ def image_to_sound_tab(gr, service: Service, examples: WorldExamples, d, prefix:
         return audio_value(result.outputs[0]), describe(service, d2, result, start)
 
     go.click(run, [image, *ctl.inputs()], [sound, info])
-
 
 def cycle_tab(gr, service: Service, examples: WorldExamples) -> None:
     gr.Markdown("Start from a caption, or from an image (leave the caption empty); each round draws "
@@ -185,7 +177,6 @@ def cycle_tab(gr, service: Service, examples: WorldExamples) -> None:
 
     go.click(run, [text, image, rounds, seed], [strip])
 
-
 def joint_tab(gr, service: Service) -> None:
     engine = service.engine
     names = engine.names
@@ -212,7 +203,6 @@ def joint_tab(gr, service: Service) -> None:
         return images, first_sound, first_video, describe(service, index, result, start)
 
     go.click(sample, [run, *ctl.inputs()], [gallery, sound, video, info])
-
 
 TAB_BUILDERS = {"t2i": text_to_image_tab, "i2t": image_to_text_tab, "a2i": sound_to_image_tab,
                 "t2v": text_to_video_tab, "i2a": image_to_sound_tab}

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from synesthesia.errors import SynesthesiaError
+from synesthesia.modalities.files import write_mp4
 from synesthesia.serve.scheduler import QueueFull
 from synesthesia.serve.service import MAX_BEAM, Service
 
 UNSET = "default"
-
 
 @dataclass
 class Controls:
@@ -40,7 +40,6 @@ class Controls:
                 options[name] = value
         return int(n), parse_seed(seed), float(temperature), options
 
-
 def parse_seed(value) -> int | None:
     """The seed box's text -> a seed, or None (random) when it is empty."""
     import gradio as gr
@@ -51,7 +50,6 @@ def parse_seed(value) -> int | None:
     if not text.isdigit() or int(text) >= 2**63:
         raise gr.Error(f"the seed must be a whole number from 0, got {text!r}; leave it empty for a random one")
     return int(text)
-
 
 def _option_value(name: str, value):
     if value in (None, "", UNSET):
@@ -67,7 +65,6 @@ def _option_value(name: str, value):
 
             raise gr.Error(f"{name} must be a{'' if kind is int else ' decimal'} number, got {value!r}") from None
     return value
-
 
 def controls(gr, service: Service, prefix: str, run_options: list[str], n: int = 4, max_n: int | None = None,
              show_n: bool = True) -> Controls:
@@ -85,7 +82,6 @@ def controls(gr, service: Service, prefix: str, run_options: list[str], n: int =
                 options.append((name, option_component(gr, service, name)))
     return Controls(n_box, seed, temperature, options)
 
-
 def option_component(gr, service: Service, name: str):
     s = service.settings
     choices = {"sampler": [UNSET, "mala", "hmc", "langevin"], "prior": [UNSET, "standard", "aggregate", "gmm"],
@@ -100,7 +96,6 @@ def option_component(gr, service: Service, name: str):
         return gr.Dropdown(choices[name], value=UNSET, label=name, info=info.get(name))
     return gr.Textbox(value="", label=f"{name} (empty: the run's default)", placeholder="default", info=info.get(name))
 
-
 async def guarded(call):
     """Await a service call; the project's errors become gradio messages."""
     import gradio as gr
@@ -114,7 +109,6 @@ async def guarded(call):
     except (SynesthesiaError, ValueError) as err:
         raise gr.Error(str(err)) from None
 
-
 def describe(service: Service, direction, result, start: float) -> str:
     """One line under a result: seed, run, batch and timing, and any notes on the inputs."""
     engine = service.engine
@@ -126,16 +120,13 @@ def describe(service: Service, direction, result, start: float) -> str:
     notes = getattr(result, "notes", [])
     return line + ("".join(f"\n\n_{n}_" for n in notes) if notes else "")
 
-
 def audio_value(sound) -> tuple[int, np.ndarray]:
     """``(waveform, rate)`` -> what gr.Audio shows: ``(rate, int16 samples)``."""
     wave, rate = sound
     return int(rate), (np.clip(np.asarray(wave, dtype=np.float32), -1, 1) * 32767).astype(np.int16)
 
-
 def video_file(service: Service, frames) -> str:
     """Frames -> an MP4 in the server's temporary folder (older ones are removed)."""
-    from synesthesia.modalities.files import write_mp4
 
     folder = service.temp_dir / "ui"
     folder.mkdir(exist_ok=True)
@@ -146,7 +137,6 @@ def video_file(service: Service, frames) -> str:
     fps = int(getattr(service.engine.modalities.get("video"), "fps", 8) or 8)
     path = folder / f"clip-{time.monotonic_ns()}.mp4"
     return str(write_mp4(np.stack([np.asarray(f.convert("RGB")) for f in frames]), path, fps=fps))
-
 
 async def read_upload(service: Service, modality: str, path: str | None):
     """A file gradio received -> the raw input, through the same header checks as the API."""

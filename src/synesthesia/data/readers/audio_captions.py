@@ -17,8 +17,16 @@ from pathlib import Path
 from typing import Iterator
 
 from synesthesia.data.errors import DataLayoutError
-from synesthesia.data.readers.base import (AUDIO_SUFFIXES, Media, Reader, Sample, index_files, media_folder,
-                                           pick_column, split_name)
+from synesthesia.data.readers.base import (
+    AUDIO_SUFFIXES,
+    Media,
+    Reader,
+    Sample,
+    index_files,
+    media_folder,
+    pick_column,
+    split_name,
+)
 from synesthesia.data.readers.tables import Table, read_csv
 
 AUDIOCAPS_COLUMNS = ["audiocap_id", "youtube_id", "start_time", "caption"]

@@ -14,8 +14,16 @@ from pathlib import Path
 from typing import Iterator
 
 from synesthesia.data.errors import DataLayoutError
-from synesthesia.data.readers.base import (MEDIA_MODALITIES, SPLIT_NAMES, Reader, Sample, modality_of, nearest,
-                                           pick_column, split_name)
+from synesthesia.data.readers.base import (
+    MEDIA_MODALITIES,
+    SPLIT_NAMES,
+    Reader,
+    Sample,
+    modality_of,
+    nearest,
+    pick_column,
+    split_name,
+)
 from synesthesia.data.readers.tables import Table, read_table
 
 METADATA_NAMES = ("metadata.jsonl", "metadata.csv", "metadata.parquet")

@@ -18,25 +18,21 @@ from pathlib import Path
 from typing import Iterator
 
 from synesthesia.data.errors import DataLayoutError
-from synesthesia.data.readers.base import Media, Reader, Sample, modality_of
+from synesthesia.data.readers.base import SPLIT_NAMES, Media, Reader, Sample, modality_of
 
 CAPTION_SUFFIXES = (".txt", ".json")
 _SPLIT_IN_NAME = re.compile(r"(?:^|[-_.])(train|training|val|valid|validation|test)(?:$|[-_.\d])", re.I)
 
-
 def shard_split(path: Path) -> str | None:
-    from synesthesia.data.readers.base import SPLIT_NAMES
 
     match = _SPLIT_IN_NAME.search(path.stem)
     return SPLIT_NAMES[match.group(1).lower()] if match else None
-
 
 def split_member(name: str) -> tuple[str, str]:
     """WebDataset's rule: the key is the path up to the first dot of the file name."""
     folder, _, base = name.rpartition("/")
     stem, dot, ext = base.partition(".")
     return (f"{folder}/{stem}" if folder else stem), (f".{ext.lower()}" if dot else "")
-
 
 class WebDatasetReader(Reader):
     format = "webdataset"
