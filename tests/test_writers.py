@@ -18,6 +18,7 @@ ALLOWED = {
     ("cli/generate.py", "pipe.save("): "Pipeline.save writes through the modality writers (atomic)",
     ("world/cache.py", "np.save(folder"): "inside atomic_dir's temporary folder",
     ("evaluation/report.py", "fig.savefig(path"): "figures inside write_into's temporary folder",
+    ("evaluation/paired_data.py", "target.write_bytes(data)"): "a tar member copied into a TemporaryDirectory",
 }
 
 
