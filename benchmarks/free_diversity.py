@@ -1,7 +1,7 @@
 """Free-attribute diversity of X→image (or video) from partial captions.
 
     python benchmarks/free_diversity.py runs/gan-t2i-l5 [--p 0.5] [--captions 200] [--per 20] [--temperature 1]
-                                        [--no-expand]
+                                        [--no-expand] [--prior flow] [--cfg-scale 1]
 
 Test captions of the run's own world that leave each attribute out with probability ``--p``; for
 each caption ``--per`` samples, read back by the world's oracle. Per attribute: coherence on the
@@ -23,9 +23,9 @@ import numpy as np
 
 
 def measure(pipe, p: float = 0.5, captions: int = 200, per: int = 20, target: str = "image",
-            temperature: float = 1.0, expand: bool = False) -> dict:
-    """Free-attribute diversity and named-attribute coherence of ``pipe`` (any object with the
-    pipeline's ``model_generate``, ``modalities`` and ``config``) from partial captions."""
+            temperature: float = 1.0, expand: bool = False, **options) -> dict:
+    """Free-attribute diversity and named-attribute coherence of ``pipe`` (a pipeline) from
+    partial captions, generated with the pipeline's ``options`` (e.g. ``prior="flow"``)."""
     from synesthesia.data.sources import WorldSource
     from synesthesia.evaluation.diversity import entropy_ratio
     from synesthesia.evaluation.generation import generate_raw
@@ -40,14 +40,14 @@ def measure(pipe, p: float = 0.5, captions: int = 200, per: int = 20, target: st
     named = parse_captions(raw["text"])
     tokens = pipe.modalities["text"].encode(raw["text"])
     out = generate_raw(pipe, {"text": tokens.repeat_interleave(per, 0)}, target, seed=1,
-                       temperature=temperature, expand=expand)
+                       temperature=temperature, expand=expand, **options)
     oracle = get_oracle(source.config, target)
     pred = oracle.predict(out)
     groups = np.repeat(np.arange(captions), per)
     reference = source.load("test", 2000, [])["codes"]
 
     result: dict = {"p": p, "temperature": temperature, "expanded": expand, "captions": captions,
-                    "per": per, "attributes": {}}
+                    "per": per, "options": dict(options), "attributes": {}}
     strict = np.ones(len(groups), dtype=bool)
     for a in oracle.attributes:
         is_named = np.repeat(named[a] != -1, per)
@@ -77,13 +77,16 @@ def main() -> None:
     ap.add_argument("--target", default="image")
     ap.add_argument("--temperature", type=float, default=1.0, help="scale of the noise (GAN) or latent draws")
     ap.add_argument("--no-expand", action="store_true", help="give the captions as they are, without the run's expander")
+    ap.add_argument("--prior", default=None, help="p(z) of a joint VAE, e.g. flow (the learned prior)")
+    ap.add_argument("--cfg-scale", type=float, default=None, help="guidance of the flow prior (default 1)")
     args = ap.parse_args()
+    options = {k: v for k, v in {"prior": args.prior, "cfg_scale": args.cfg_scale}.items() if v is not None}
 
     from synesthesia.pipeline import load
 
     pipe = load(args.run)
     result = measure(pipe, args.p, args.captions, args.per, args.target, args.temperature,
-                     expand=pipe.runs[0].expander is not None and not args.no_expand)
+                     expand=pipe.runs[0].expander is not None and not args.no_expand, **options)
     print(json.dumps({"run": str(args.run), **result}, indent=1))
 
 

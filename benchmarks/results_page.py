@@ -26,7 +26,7 @@ from pathlib import Path
 from synesthesia.io import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ("quickstart", "leaderboard", "models", "free-diversity", "tokenizer-ceiling", "mcmc", "cycle",
+ORDER = ("quickstart", "leaderboard", "models", "free-diversity", "tokenizer-ceiling", "mcmc", "latent-prior", "cycle",
          "evaluation-time", "oracles", "train-speed", "world-speed", "gan-speed", "transformer-speed")
 SHORT = {"shape": "S", "size": "Z", "colour": "C", "position": "P", "background": "B", "motion": "M"}
 FUSIONS = {"mopoe": "MoPoE", "moe": "MoE", "poe": "PoE"}
@@ -270,6 +270,25 @@ def render_transformer_speed(rows, name, page):
     return with_commands(["model", "decoding", "with KV cache", "without", "speed-up"], body, rows)
 
 
+def render_latent_prior(rows, name, page):
+    """One line per direction (and joint, FID) of each row: without the prior, with it, the gain,
+    and the ceiling of decoding z ~ q(z | every modality) where the row measured it."""
+    body = []
+    for r in rows:
+        model = f"{r['model']} ({count(r['vae_steps'])} steps; prior {count(r['prior_steps'])} steps)"
+        for key, before in r["without"].items():
+            after = r["with"].get(key)
+            fid = key.startswith("FID")
+            target = key.split("->")[-1] if "->" in key else key
+            ceil = r.get("ceiling", {}).get(target) if not fid else None
+            body.append([model, arrow(key), f"{r['guidance']:g}", (f2 if fid else f3)(before),
+                         "" if after is None else (f2 if fid else f3)(after),
+                         "" if after is None or fid else _points(after, before),
+                         "" if ceil is None else f3(ceil)])
+    return with_commands(["model", "direction", "guidance", "without prior", "flow prior", "points",
+                          "ceiling: from q(z given all)"], body, rows)
+
+
 def render_generic(rows, name, page):
     keys = list(dict.fromkeys(k for r in rows for k, v in r.items()
                               if k != "command" and not isinstance(v, (dict, list))))
@@ -282,7 +301,7 @@ RENDERERS: dict[str, Callable] = {
     "free-diversity": render_free_diversity, "tokenizer-ceiling": render_tokenizer_ceiling, "mcmc": render_mcmc,
     "cycle": render_cycle, "evaluation-time": render_evaluation_time, "oracles": render_oracles,
     "train-speed": render_train_speed, "world-speed": render_world_speed, "gan-speed": render_gan_speed,
-    "transformer-speed": render_transformer_speed,
+    "transformer-speed": render_transformer_speed, "latent-prior": render_latent_prior,
 }
 FILTERING = {"leaderboard", "mcmc"}           # renderers that pick rows, and mark what they show
 
