@@ -121,3 +121,31 @@ def test_report_is_written_atomically(setup, tmp_path, monkeypatch):
         evaluate(_pipe(setup, "perfect"), n=N, out=out, oracle_dir=setup[0], cycle_rounds=1, log=lambda s: None,
                  overwrite=True)
     assert json.loads((out / "metrics.json").read_text()) == metrics     # the old report is intact
+
+
+class PriorLookup(LookupModel):
+    """A lookup model whose generate takes a prior and a sampler, and records what it was given."""
+
+    def __init__(self, bank, mode):
+        super().__init__(bank, mode)
+        self.calls = []
+
+    def generate(self, given, targets, generator=None, temperature=1.0, batch_size=None, prior=None, sampler=None):
+        self.calls.append({"given": sorted(given), "prior": prior, "sampler": sampler})
+        return super().generate(given, targets, generator, temperature, batch_size)
+
+
+def test_joint_samples_are_drawn_from_the_prior_option(setup):
+    from synesthesia.evaluation.generation import load_eval_data
+    from synesthesia.evaluation.suite import WorldEvaluation
+    from synesthesia.runs import RunConfig
+
+    cache, mods, bank = setup
+    model = PriorLookup(bank, "perfect")
+    pipe = Pipeline.from_model(model, mods, RunConfig.from_dict({"data": {"world": WORLD.to_dict()}}))
+    suite = WorldEvaluation(pipe, load_eval_data(pipe, None, N), oracle_dir=cache, log=lambda s: None,
+                            prior="flow", sampler="hmc")
+    suite.joint()
+    assert model.calls and all(c == {"given": [], "prior": "flow", "sampler": None} for c in model.calls)
+    suite.direction(("text",), "image")
+    assert model.calls[-1] == {"given": ["text"], "prior": "flow", "sampler": "hmc"}
