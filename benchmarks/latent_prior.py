@@ -145,6 +145,8 @@ def main() -> None:
                           f"synesthesia evaluate {args.run} --n {args.n} --prior flow --cfg-scale {g:g} "
                           f"--flow-steps {args.flow_steps}",
                **({"note": args.note} if args.note else {})}
+        if "note" not in row and pipe.run is not None:
+            row["note"] = f"VAE: {pipe.run}/config.yaml"
         rows.append(row)
         if not args.no_write:
             old = RESULTS.read_text() if RESULTS.is_file() else ""

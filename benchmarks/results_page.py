@@ -272,21 +272,22 @@ def render_transformer_speed(rows, name, page):
 
 def render_latent_prior(rows, name, page):
     """One line per direction (and joint, FID) of each row: without the prior, with it, the gain,
-    and the ceiling of decoding z ~ q(z | every modality) where the row measured it."""
+    and the ceiling of decoding z ~ q(z | every modality); the lines of row k are numbered k, and
+    the commands follow by row number."""
     body = []
-    for r in rows:
+    for i, r in enumerate(rows, 1):
         model = f"{r['model']} ({count(r['vae_steps'])} steps; prior {count(r['prior_steps'])} steps)"
         for key, before in r["without"].items():
-            after = r["with"].get(key)
-            fid = key.startswith("FID")
-            target = key.split("->")[-1] if "->" in key else key
-            ceil = r.get("ceiling", {}).get(target) if not fid else None
-            body.append([model, arrow(key), f"{r['guidance']:g}", (f2 if fid else f3)(before),
+            after, fid = r["with"].get(key), key.startswith("FID")
+            ceil = None if fid else r.get("ceiling", {}).get(key.split("->")[-1])
+            body.append([str(i), model, arrow(key), f"{r['guidance']:g}", (f2 if fid else f3)(before),
                          "" if after is None else (f2 if fid else f3)(after),
-                         "" if after is None or fid else _points(after, before),
-                         "" if ceil is None else f3(ceil)])
-    return with_commands(["model", "direction", "guidance", "without prior", "flow prior", "points",
-                          "ceiling: from q(z given all)"], body, rows)
+                         "" if after is None or fid else _points(after, before), "" if ceil is None else f3(ceil)])
+    header = ["#", "model", "direction", "guidance", "without prior", "flow prior", "points",
+              "ceiling: from q(z given all)"]
+    commands = [f"- {i}: `{r['command']}`" + (f" ({r['note']})" if r.get("note") else "")
+                for i, r in enumerate(rows, 1)]
+    return table(header, body) + [""] + commands
 
 
 def render_generic(rows, name, page):
