@@ -153,3 +153,16 @@ def test_generate_takes_the_flow_prior_from_the_command_line(flow_run, tmp_path,
     with pytest.raises(SystemExit):
         main(["generate", str(flow_run), "--to", "image", "--text", "a star", "--prior", "flows", "-o", str(out)])
     assert "choose from 'standard', 'aggregate', 'gmm', 'flow'" in capsys.readouterr().err
+
+
+def test_anchored_joint_samples_through_the_pipeline(flow_run, fitted):
+    pipe = load(flow_run)
+    out = pipe.generate_tensors({}, ["image"], pipe.generator(3), options=Options(
+        prior="flow", flow_steps=4, flow_anchor="text", cfg_scale=2.0), batch_size=3)["image"]
+    expected = flow_generate(pipe.model, fitted, {}, ["image"], pipe.generator(3), batch_size=3, steps=4,
+                             anchor="text", guidance=2.0)["image"]
+    assert torch.equal(out, expected)
+    joint = pipe.sample(n=2, seed=0, prior="flow", flow_steps=3, flow_anchor="text")
+    assert set(joint) == set(pipe.modalities)
+    with pytest.raises(PipelineError, match="cannot generate"):
+        pipe.sample(n=2, prior="flow", flow_anchor="smell")

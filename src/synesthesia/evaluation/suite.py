@@ -50,8 +50,8 @@ def conveyed(data: EvalData, given: Sequence[str], attributes: Sequence[str]) ->
         out[a] = codes
     return out
 
-# generation options that apply to unconditional samples
-JOINT_OPTIONS = ("prior", "flow_steps")
+# generation options of the learned flow prior that apply to unconditional samples too
+FLOW_JOINT_OPTIONS = ("flow_steps", "flow_anchor", "cfg_scale")
 
 
 class WorldEvaluation:
@@ -107,7 +107,8 @@ class WorldEvaluation:
         modality that shows it reads the same value; strict when all attributes do. The samples are
         drawn from the ``prior`` option when one is given (the learned flow prior too)."""
         n = self.data.n
-        prior = {k: v for k, v in self.options.items() if k in JOINT_OPTIONS}
+        flow = self.options.get("prior") == "flow"
+        prior = {k: v for k, v in self.options.items() if k == "prior" or (flow and k in FLOW_JOINT_OPTIONS)}
         preds = {}
         for m in self.pipe.modalities:
             out = generate_raw(self.pipe, {}, m, seed=self.seed + 2, count=n, temperature=self.temperature,

@@ -191,11 +191,13 @@ class Pipeline:
 
     @torch.no_grad()
     def sample(self, n: int = 1, seed: int | None = None, to: Sequence[str] | None = None,
-               temperature: float = 1.0, prior: str | None = None, flow_steps: int | None = None
-               ) -> dict[str, list]:
+               temperature: float = 1.0, prior: str | None = None, flow_steps: int | None = None,
+               flow_anchor: str | None = None, cfg_scale: float | None = None) -> dict[str, list]:
         """Unconditional joint samples: every modality (or ``to``) of one run decoded from the same
         draws. ``prior`` (latent models): the p(z) they are drawn from (default N(0, I); ``flow``:
-        the run's learned prior, integrated in ``flow_steps`` steps)."""
+        the run's learned prior, integrated in ``flow_steps`` steps; with ``flow_anchor`` drawn in
+        two stages, as unCLIP draws a caption before its image: that modality is decoded from an
+        unconditional draw, then z is drawn given it with guidance ``cfg_scale``)."""
         check_count(n)
         targets = list(to or self.modalities)
         able = [r for r in self.runs if all(t in r.modalities for t in targets)]
@@ -203,7 +205,8 @@ class Pipeline:
             raise PipelineError(f"no loaded run has all of {targets}; ask for fewer modalities with to=")
         run = able[0]
         out = self.generate_tensors({}, targets, self.generator(seed), temperature,
-                                    Options(prior=prior, flow_steps=flow_steps),
+                                    Options(prior=prior, flow_steps=flow_steps, flow_anchor=flow_anchor,
+                                            cfg_scale=cfg_scale),
                                     None, run, batch_size=n)
         return {m: run.modalities[m].decode(out[m].float().cpu() if out[m].is_floating_point() else out[m].cpu())
                 for m in targets}
@@ -269,7 +272,7 @@ class Pipeline:
         try:
             return flow_generate(run.model, run.flow(), given, list(targets), generator, temperature,
                                  batch_size=batch_size, guidance=float(options["cfg_scale"]),
-                                 steps=int(options["flow_steps"]))
+                                 steps=int(options["flow_steps"]), anchor=options["flow_anchor"])
         except FlowPriorError as err:
             raise PipelineError(str(err)) from None
 

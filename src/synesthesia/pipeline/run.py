@@ -38,6 +38,7 @@ class Options:
     prior: str | None = None            # p(z): standard, aggregate, gmm (MCMC, joint samples) or flow (latent models)
     # (flow: z drawn given the inputs by the run's learned prior, made by 'synesthesia train-prior')
     flow_steps: int | None = None       # ODE steps of the flow prior (prior=flow; default 50)
+    flow_anchor: str | None = None      # joint samples of prior=flow in two stages: this modality first, then z given it
     method: str | None = None           # caption decoding: greedy, beam or sample (captioners)
     beam_size: int | None = None        # beams of beam search (captioners)
     length_penalty: float | None = None  # beam search scores divided by length ** length_penalty (captioners)
@@ -53,10 +54,10 @@ class Options:
 
 # options the pipeline handles itself for latent-variable models (through synesthesia.sampling);
 # a model that is none keeps those its own generate takes (cfg_scale of autoregressive generators)
-LATENT_OPTIONS = ("sampler", "steps", "chains", "proposals", "prior", "flow_steps", "cfg_scale")
+LATENT_OPTIONS = ("sampler", "steps", "chains", "proposals", "prior", "flow_steps", "flow_anchor", "cfg_scale")
 FLOW = "flow"                           # the prior name of the learned flow prior
 PRIORS = (*DENSITIES, FLOW)             # every prior= a latent model takes
-FLOW_DEFAULTS = {"flow_steps": 50, "cfg_scale": 1.0}
+FLOW_DEFAULTS = {"flow_steps": 50, "cfg_scale": 1.0, "flow_anchor": None}
 
 class Run:
     """A trained model with its modalities, config, folder, caption expander and fitted priors."""
