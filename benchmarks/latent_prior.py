@@ -4,7 +4,7 @@ the world's oracles as ``synesthesia evaluate`` scores it.
     synesthesia train-prior runs/l5-it --steps 1500
     PYTHONPATH=src python benchmarks/latent_prior.py runs/l5-it --model "MoPoE, level 5, image+text" [--guidance 1,2]
 
-For the run: ``synesthesia evaluate RUN --n N`` (kept in RUN/evaluation-baseline/ and reused),
+For the run: ``synesthesia evaluate RUN --n N`` (kept in RUN/evaluation-baseline/ and reused, the ceiling too),
 the same evaluation with ``--prior flow --cfg-scale G --flow-steps S`` for each ``--guidance``
 (in RUN/evaluation-flow-gG/), and the ceiling a prior cannot pass: every modality decoded from
 z ~ q(z | all modalities of the test sample), scored against what the sample conveys, and the
@@ -93,7 +93,9 @@ def figures(metrics: dict) -> dict:
 
 def table(rows: list[dict]) -> str:
     keys = list(rows[0]["without"])
-    lines = ["| | without prior | " + " | ".join(f"flow prior, guidance {r['guidance']:g}" for r in rows)
+    lines = ["| | without prior | " + " | ".join(f"flow prior, guidance {r['guidance']:g}"
+                                                 + (f", anchor {r['flow_anchor']}" if r["flow_anchor"] else "")
+                                                 for r in rows)
              + " | ceiling |", "|---" * (3 + len(rows)) + "|"]
     for k in keys:
         ceil = rows[0].get("ceiling", {}).get(k.split("->")[-1] if "->" in k else k)
@@ -109,6 +111,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000, help="test samples (default 1000)")
     ap.add_argument("--guidance", default="1", help="comma-separated guidance scales (--cfg-scale; default 1)")
     ap.add_argument("--flow-steps", type=int, default=50, help="ODE steps of the flow (default 50)")
+    ap.add_argument("--flow-anchor", default=None, help="draw joint samples in two stages through this modality")
     ap.add_argument("--cycle", type=int, default=3, help="image→text→image rounds (default 3)")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the reconstructions from q(z | all)")
     ap.add_argument("--note", default="", help="a note kept in the rows")
@@ -127,23 +130,29 @@ def main() -> None:
         raise SystemExit(f"{args.run} has no flow prior; run 'synesthesia train-prior {args.run}' first")
     vae_steps = read_metrics(args.run).get("training", {}).get("global_step")
     base = evaluated(pipe, args.run / "evaluation-baseline", args.n, args.cycle, log)
-    ceil = {} if args.no_ceiling else ceiling(pipe, args.n)
+    kept = args.run / "evaluation-baseline" / f"ceiling-{args.n}.json"
+    ceil = {} if args.no_ceiling else json.loads(kept.read_text()) if kept.is_file() else ceiling(pipe, args.n)
+    if ceil and not kept.is_file():
+        write_text_atomic(kept, json.dumps(ceil))
     rows = []
     for g in [float(x) for x in args.guidance.split(",")]:
-        options = {"prior": "flow", "cfg_scale": g, "flow_steps": args.flow_steps}
-        metrics = evaluated(pipe, args.run / f"evaluation-flow-g{g:g}", args.n, args.cycle, log, **options)
+        options = {"prior": "flow", "cfg_scale": g, "flow_steps": args.flow_steps,
+                   **({"flow_anchor": args.flow_anchor} if args.flow_anchor else {})}
+        folder = f"evaluation-flow-g{g:g}" + (f"-{args.flow_anchor}" if args.flow_anchor else "")
+        metrics = evaluated(pipe, args.run / folder, args.n, args.cycle, log, **options)
         train = flow.summary.get("train", {})
         row = {"model": args.model or str(args.run), "run": str(args.run), "vae_steps": vae_steps,
                "fusion": pipe.config.model.fusion, "modalities": list(pipe.modalities),
                "prior_steps": flow.summary.get("steps"), "prior_seconds": flow.summary.get("seconds"),
                "prior_cpu_seconds": flow.summary.get("cpu_seconds"), "prior_rows": flow.summary.get("rows"),
                "prior_batch_size": train.get("batch_size"), "prior_latent": train.get("latent"),
-               "guidance": g, "flow_steps": args.flow_steps, "n": args.n,
+               "guidance": g, "flow_steps": args.flow_steps, "flow_anchor": args.flow_anchor, "n": args.n,
                "without": figures(base), "with": figures(metrics), "ceiling": ceil,
                "evaluate_seconds": metrics.get("benchmark_seconds"), "cpu_shared": True,
                "command": f"synesthesia train-prior {args.run} --steps {flow.summary.get('steps')}; "
                           f"synesthesia evaluate {args.run} --n {args.n} --prior flow --cfg-scale {g:g} "
-                          f"--flow-steps {args.flow_steps}",
+                          f"--flow-steps {args.flow_steps}"
+                          + (f" --flow-anchor {args.flow_anchor}" if args.flow_anchor else ""),
                **({"note": args.note} if args.note else {})}
         if "note" not in row and pipe.run is not None:
             row["note"] = f"VAE: {pipe.run}/config.yaml"

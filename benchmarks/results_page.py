@@ -280,7 +280,8 @@ def render_latent_prior(rows, name, page):
         for key, before in r["without"].items():
             after, fid = r["with"].get(key), key.startswith("FID")
             ceil = None if fid else r.get("ceiling", {}).get(key.split("->")[-1])
-            body.append([str(i), model, arrow(key), f"{r['guidance']:g}", (f2 if fid else f3)(before),
+            guidance = f"{r['guidance']:g}" + (f", {r['flow_anchor']} first" if r.get("flow_anchor") else "")
+            body.append([str(i), model, arrow(key), guidance, (f2 if fid else f3)(before),
                          "" if after is None else (f2 if fid else f3)(after),
                          "" if after is None or fid else _points(after, before), "" if ceil is None else f3(ceil)])
     header = ["#", "model", "direction", "guidance", "without prior", "flow prior", "points",
