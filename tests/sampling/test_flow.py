@@ -88,7 +88,7 @@ def test_log_prob_is_differentiable_in_z(flow):
 
 
 def test_a_condition_acts_only_where_it_is_given(flow):
-    g = lambda: torch.Generator().manual_seed(3)                                   # noqa: E731
+    g = lambda: torch.Generator().manual_seed(3)
     label, noise = _labels(0, 64), torch.randn(64, 2)
     absent = {"noise": torch.zeros(64, dtype=torch.bool)}
     base = flow.sample(conditions={"label": label, "noise": noise}, masks=absent, generator=g())
@@ -100,7 +100,7 @@ def test_a_condition_acts_only_where_it_is_given(flow):
 
 
 def test_guidance_zero_is_the_unconditional_prior(flow):
-    g = lambda: torch.Generator().manual_seed(5)                                   # noqa: E731
+    g = lambda: torch.Generator().manual_seed(5)
     guided = flow.sample(conditions={"label": _labels(0, 100)}, guidance=0.0, generator=g())
     assert torch.equal(guided, flow.sample(n=100, generator=g()))
     assert torch.allclose(flow.log_prob(guided[:4], {"label": _labels(0, 4)}, guidance=0.0, steps=4),

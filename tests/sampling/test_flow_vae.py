@@ -47,7 +47,7 @@ def test_flow_data_holds_every_expert_and_the_joint_posterior(vae, tiny_data):
 def test_generation_reads_only_the_given_modalities(vae, fitted, tiny_data):
     batch = tiny_data[list(range(6))]
     text = {"text": batch.data["text"]}
-    g = lambda: torch.Generator().manual_seed(0)                                   # noqa: E731
+    g = lambda: torch.Generator().manual_seed(0)
     out = flow_generate(vae, fitted, text, ["image", "audio"], generator=g())
     assert out["image"].shape == batch.data["image"].shape and set(out) == {"image", "audio"}
     # an image marked absent does not change what text -> image draws
@@ -62,7 +62,7 @@ def test_generation_reads_only_the_given_modalities(vae, fitted, tiny_data):
 
 
 def test_unconditional_joint_samples_and_guidance_zero(vae, fitted, tiny_data):
-    g = lambda: torch.Generator().manual_seed(1)                                   # noqa: E731
+    g = lambda: torch.Generator().manual_seed(1)
     joint = flow_generate(vae, fitted, {}, vae.names, generator=g(), batch_size=5)
     assert set(joint) == set(vae.names) and all(len(x) == 5 for x in joint.values())
     text = {"text": tiny_data[list(range(5))].data["text"]}
@@ -89,7 +89,7 @@ def test_train_prior_command_trains_and_saves_a_prior(tiny_run, tmp_path, capsys
 
 
 def test_anchored_joint_samples_draw_the_anchor_first(vae, fitted):
-    g = lambda: torch.Generator().manual_seed(2)                                   # noqa: E731
+    g = lambda: torch.Generator().manual_seed(2)
     plain = flow_generate(vae, fitted, {}, ["text"], generator=g(), batch_size=4)["text"]
     anchored = flow_generate(vae, fitted, {}, ["image", "text"], generator=g(), batch_size=4, anchor="text")
     assert anchored["image"].shape[0] == 4 and set(anchored) == {"image", "text"}

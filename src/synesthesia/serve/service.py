@@ -61,7 +61,8 @@ class Service:
             raise ServeError(f"n must be between 1 and {s.max_n}, got {n}")
         if not 0.0 <= temperature <= MAX_TEMPERATURE:
             raise ServeError(f"temperature must be between 0 and {MAX_TEMPERATURE:g}, got {temperature}")
-        bounds = {"steps": (1, s.max_steps), "flow_steps": (1, s.max_steps), "chains": (1, s.max_chains), "proposals": (1, s.max_chains),
+        bounds = {"steps": (1, s.max_steps), "flow_steps": (1, s.max_steps), "chains": (1, s.max_chains),
+                  "proposals": (1, s.max_chains),
                   "beam_size": (1, MAX_BEAM), "top_k": (1, 100_000), "top_p": (0.0, 1.0),
                   "cfg_scale": (0.0, 100.0), "length_penalty": (0.0, 10.0)}
         for name, (lo, hi) in bounds.items():
