@@ -22,7 +22,7 @@ from synesthesia.models.registry import FAMILIES, model_config_class
 
 PRESETS = Path(__file__).resolve().parents[1] / "configs"     # the YAML presets shipped with the package
 SCHEDULES = ("cosine", "constant")             # learning-rate schedules (see training.callbacks)
-PRECISIONS = ("32-true", "32", "bf16-mixed", "bf16-true", "16-mixed", "64-true")
+PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "bf16-true", "16-mixed", "64-true")
 SEED_LIMIT = 2 ** 32
 
 
@@ -37,7 +37,7 @@ class TrainConfig(Section):
     max_steps: int = -1                # stop after this many optimiser steps (-1: no step limit)
     max_epochs: int = 20               # stop after this many passes over the training data
     max_minutes: float | None = None   # stop after this much wall-clock time (null: none; results then depend on the machine)
-    precision: str = "32-true"         # arithmetic: 32-true, bf16-mixed (about twice as fast on CPUs with bf16), ...
+    precision: str = "auto"            # auto (bf16-mixed where the processor has native bf16, else 32-true), 32-true, bf16-mixed, ...
     gradient_clip: float | None = 5.0  # clip the gradient norm to this (null: no clipping)
     max_loss: float | None = None      # stop when a training loss exceeds this: divergence (null: no limit)
     seed: int = 0                      # seed of weights, data order and sampling

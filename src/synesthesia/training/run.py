@@ -28,6 +28,7 @@ from synesthesia.modalities import build_modality
 from synesthesia.runs import (RunConfig, build_model, load_modalities, read_metrics, save_modalities,
                               save_weights, write_metrics)
 from synesthesia.runs.folder import CONFIG
+from synesthesia.training.precision import resolve_precision
 from synesthesia.modalities.text import TextModality
 from synesthesia.world.captions import caption_vocabulary
 from safetensors import SafetensorError
@@ -107,7 +108,7 @@ def _trainer(config: RunConfig, out: Path, enable_progress: bool, extra: list):
         callbacks.append(StepProgress())
     return L.Trainer(
         default_root_dir=out, accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes,
-        strategy=t.strategy, precision=t.precision, max_epochs=t.max_epochs, max_steps=t.max_steps,
+        strategy=t.strategy, precision=resolve_precision(t.precision, t.accelerator), max_epochs=t.max_epochs, max_steps=t.max_steps,
         max_time={"minutes": t.max_minutes} if t.max_minutes else None,
         gradient_clip_val=t.gradient_clip, log_every_n_steps=t.log_every,
         logger=[TensorBoardLogger(out / "logs", name="", version="tb"),
