@@ -50,6 +50,10 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     from synesthesia.errors import SynesthesiaError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:                        # answered without loading the commands (and torch)
+        print(f"synesthesia {_version()}")
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("SYNESTHESIA_DEBUG") == "1"

@@ -74,7 +74,8 @@ _QUIET_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.ac
                   "lightning.fabric.utilities.rank_zero")
 _QUIET_WARNINGS = (".*LeafSpec.*is deprecated.*", "Experiment logs directory .* exists and is not empty.*",
                    "Checkpoint directory .* exists and is not empty.*",
-                   "The dirpath has changed from .*", ".*does not have many workers.*")
+                   "The dirpath has changed from .*", ".*does not have many workers.*",
+                   ".*smaller than the logging interval.*")
 
 
 def _quiet_lightning() -> None:
