@@ -81,4 +81,4 @@ def direction_grid(pipe, given: Sequence[str], target: str, tensors: dict[str, t
         if target != "text":
             pics.append(picture(mods[target], outputs[i]))
         columns.append((pics, labels[i]))
-    return save_image(sheet(columns, title), out)
+    return save_image(sheet(columns, title).quantize(256, dither=Image.Dither.NONE), out)

@@ -1,0 +1,83 @@
+"""The tables of the real-data section of docs/results.md, from benchmarks/results/realdata.jsonl.
+
+``benchmarks/results_page.py`` calls :func:`render` for a ``{{table NAME}}`` line of
+docs/results/realdata.md; NAME picks the rows: ``judges``, ``fashion-mnist``, ``emoji``, ``limits``
+or ``speed``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+TABLES = ("judges", "fashion-mnist", "emoji", "limits", "speed")
+ARROWS = {"text": "caption", "audio": "speech", "image": "image"}
+
+
+class UnknownTable(ValueError):
+    """A table name this file does not render."""
+
+
+def pct(x) -> str:
+    return f"{100 * float(x):.1f} %"
+
+
+def direction(name: str) -> str:
+    given, target = name.split("->")
+    return " + ".join(ARROWS.get(g, g) for g in given.split("+")) + " → " + ARROWS.get(target, target)
+
+
+def minutes(r: dict) -> str:
+    return f"{r['wall_minutes']:g} min ({r['cpu_minutes']:g} CPU-min, {r['threads']} thread{'s' * (r['threads'] > 1)}" \
+           + (", shared CPU)" if r.get("cpu_shared") else ")")
+
+
+def grid(r: dict) -> str:
+    path = r.get("grid")
+    return f"[grid]({path.removeprefix('docs/')})" if path else ""
+
+
+def _judges(rows):
+    body = [[r["judge"], r["on"], pct(r["accuracy"]), f"{r['n']:,}"] for r in rows]
+    return ["judge", "read on", "accuracy", "samples"], body
+
+
+def _fashion(rows):
+    body = [[r["model"], direction(r["direction"]), f"{r['steps']:,}", minutes(r), pct(r["value"]),
+             f"≥ {pct(r['target'])}" if r.get("target") else "", f"{r['fid']:.2f}" if r.get("fid") is not None else "",
+             grid(r)] for r in rows]
+    return ["model", "direction", "steps", "training time", "class accuracy", "target", "FID (judge features)",
+            "picture"], body
+
+
+def _emoji(rows):
+    body = [[r["model"], direction(r["direction"]), f"{r['steps']:,}", minutes(r), pct(r["value"]), pct(r["ceiling"]),
+             pct(r["of_ceiling"]), f"≥ {pct(r['target'])}" if r.get("target") else "", grid(r)] for r in rows]
+    return ["model", "direction", "steps", "training time", "R-precision", "real pairs", "share of real pairs",
+            "target", "picture"], body
+
+
+def _limits(rows):
+    acc = lambda r, m: pct(r["class_accuracy"][m]) if m in r["class_accuracy"] else ""
+    body = [[r["run"], r["what"], acc(r, "image"), acc(r, "text"), acc(r, "audio"),
+             f"{r['fid']:.2f}" if r.get("fid") is not None else ""] for r in rows]
+    return ["run", "what", "image class accuracy", "caption", "speech", "FID"], body
+
+
+def _speed(rows):
+    body = [[f"`realdata/{r['run']}`", str(r["threads"]), f"{r['cpu_seconds_per_step']:.3f}",
+             f"{r['steps_in_budget']:,}"] for r in rows]
+    return ["preset", "threads", "CPU seconds per step", f"steps in {rows[0]['budget_minutes']} min" if rows else ""], body
+
+
+KINDS = {"judges": ("judge", _judges), "limits": ("limit", _limits), "speed": ("speed", _speed),
+         "fashion-mnist": ("direction", _fashion), "emoji": ("direction", _emoji)}
+
+
+def render(rows: list[dict], name: str | None, page, with_commands: Callable) -> list[str]:
+    if name not in KINDS:
+        raise UnknownTable(f"realdata tables are named: {', '.join(TABLES)}")
+    kind, build = KINDS[name]
+    chosen = [r for r in rows if r.get("kind") == kind and (kind != "direction" or r.get("dataset") == name)]
+    page.show("realdata", chosen)
+    header, body = build(chosen)
+    return with_commands(header, body, chosen)
