@@ -55,11 +55,13 @@ def test_input_files_and_policies(pipe, sample, tmp_path):
     big = Image.fromarray(sample["image"][0]).resize((40, 40))
     with pytest.warns(InputAdjusted, match="resized to 16x16"):
         pipe.generate_text(image=big)
-    with pytest.warns(InputAdjusted, match="mode RGBA converted"):
-        pipe.generate_text(image=big.convert("RGBA"))
+    clear = big.convert("RGBA")
+    clear.putalpha(128)
+    with pytest.warns(InputAdjusted, match="transparency composited on background"):
+        pipe.generate_text(image=clear)
     wave16k = np.repeat(sample["audio"][0], 2)
     path = write_wav(wave16k, 16000, tmp_path / "clip.wav")
-    with pytest.warns(InputAdjusted, match="16000 Hz resampled to 8000 Hz"):
+    with pytest.warns(InputAdjusted, match=r"resampled to 8000 Hz \(e.g. 16000 Hz\)"):
         assert len(pipe.generate_image(audio=str(path))) == 1
     png = write_png(sample["image"][1], tmp_path / "in.png")
     assert isinstance(pipe.generate_text(image=str(png))[0], str)
@@ -84,7 +86,7 @@ def test_clear_errors(pipe, tiny_run):
         pipe.generate("image", text="a star", n=2.5)
     with pytest.raises(PipelineError, match="n must be between 1 and 4096 per call"):
         pipe.generate("image", text="a star", n=100_000)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ModalityError, match="image file does/not/exist.png does not exist"):
         pipe.generate_text(image="does/not/exist.png")
     # a model without a modality says which ones it has
     from synesthesia.models.joint_vae import JointVAE, JointVAEConfig

@@ -129,9 +129,9 @@ def _to_bool(value: Any, tp: Any, where: str) -> bool:
 
 
 def _to_int(value: Any, tp: Any, where: str) -> int:
-    if isinstance(value, str):
+    if isinstance(value, str):                       # YAML 1.1 reads 2e8 as a string
         try:
-            value = int(value)
+            value = float(value.replace("_", "")) if any(c in value for c in ".eE") else int(value.replace("_", ""))
         except ValueError:
             raise _bad(value, tp, where) from None
     if isinstance(value, float) and value.is_integer():

@@ -30,10 +30,10 @@ def quiet(line):
 def test_prepare_writes_shards_a_manifest_and_reads_back_what_the_source_holds(tmp_path):
     root = layouts.hf_audiofolder(tmp_path / "a", n=10)
     out = prepare(root, tmp_path / "out", modalities={"audio": {"seconds": 0.25, "frames": 16, "n_mels": 16,
-                                                                  "n_fft": 256}},
+                                                                  "n_fft": 256}, "text": {"tokenizer": "word"}},
                   shard_size=4, progress=False, log=quiet)
     manifest = json.loads((out / "prepared.json").read_text())
-    # the vocabulary comes from every training caption; test captions with a word it lacks
+    # the word vocabulary comes from every training caption; test captions with a word it lacks
     # ("triangle") are dropped and recorded, their samples kept with sound alone
     assert manifest["counts"] == {"samples": 10, "kept": 10, "rejected": 0, "captions_dropped": 4}
     dropped = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]

@@ -133,8 +133,13 @@ def test_a_validation_caption_with_a_word_unseen_in_training_does_not_stop_train
         layouts.write_image(root / "image" / f"{i}.png", i)
         rows.append({"image": f"image/{i}.png", "caption": layouts.caption(i) + (" 18" if i == 19 else "")})
     (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    run = fit(config(root / "manifest.jsonl"), tmp_path / "run")
+    cfg = config(root / "manifest.jsonl")
+    cfg.modalities["text"]["tokenizer"] = "word"               # a closed vocabulary: the caption is dropped
+    run = fit(cfg, tmp_path / "run")
     lines = [json.loads(line) for line in (run / "rejected.jsonl").read_text().splitlines()]
     assert len(lines) == 1 and lines[0]["kind"] == "caption" and "'18'" in lines[0]["reason"]
     data = json.loads((run / "metrics.json").read_text())["training"]["data"]
     assert data["val"] == {"samples": 2, "kept": 2, "rejected": 0, "captions_dropped": 1}
+    run = fit(config(root / "manifest.jsonl"), tmp_path / "bpe")   # the default, subwords: it is kept
+    data = json.loads((run / "metrics.json").read_text())["training"]["data"]
+    assert data["val"]["captions_dropped"] == 0

@@ -113,8 +113,12 @@ class Decoder:
             return kept, None
         rows, good = [], []
         for c in kept[: self.max_captions]:
-            try:
-                rows.append(text.encode([c])[0].numpy().astype(np.int32))
+            try:                             # training data: an over-long caption is cut, and counted
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", InputAdjusted)
+                    rows.append(text.encode_data([c])[0].numpy().astype(np.int32))
+                self.adjustments.update(str(w.message).split(" (e.g.")[0] for w in caught
+                                        if issubclass(w.category, InputAdjusted))
                 good.append(c)
             except Exception as err:
                 dropped.append(rejection(sample, f"caption {c[:60]!r} cannot be encoded: {err}", kind="caption"))

@@ -150,7 +150,7 @@ class ManifestSource:
                 raise DataError(f"no sample in {self.path} ({split}) has {m!r}")
             fill = next(self._raw(r, m, modality) for r, p in zip(rows, present) if p)
             raws = [self._raw(r, m, modality) if p else fill for r, p in zip(rows, present)]
-            stored[m] = torch.cat([compact(m, modality.encode(raws[i:i + 256]))
+            stored[m] = torch.cat([compact(m, modality.encode_data(raws[i:i + 256]))
                                    for i in range(0, len(raws), 256)])
             masks[m] = torch.tensor(present, dtype=torch.bool)
         return TensorDataset(stored, masks=masks, missing_p=missing_p)

@@ -64,7 +64,7 @@ def _check_side(side: int, modality: Modality, what: str) -> None:
 
 
 def _encode_chunks(name: str, modality: Modality, raws: Sequence, chunk: int) -> torch.Tensor:
-    parts = [compact(name, modality.encode(raws[i:i + chunk])) for i in range(0, len(raws), chunk)]
+    parts = [compact(name, modality.encode_data(raws[i:i + chunk])) for i in range(0, len(raws), chunk)]
     return torch.cat(parts)
 
 

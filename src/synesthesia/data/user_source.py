@@ -32,12 +32,13 @@ def max_captions(plan: Plan) -> int:
     return max(1, min(MAX_CAPTIONS, most))
 
 def build_modalities(plan: Plan, names: Sequence[str], configs: Mapping[str, dict]) -> dict[str, Modality]:
-    """The modalities ``names`` with ``configs``; the text tokenizer is trained on every caption
-    of the training split."""
+    """The modalities ``names`` with ``configs``; the text tokenizer (byte-level BPE unless
+    ``modalities.text.tokenizer`` says ``word``) is trained on every caption of the training split."""
     built: dict[str, Modality] = {}
     for name in names:
         cfg = dict(configs.get(name) or {})
-        if name == "text" and "vocab" not in cfg and "tokenizer" not in cfg:
+        if name == "text":
+            cfg.setdefault("tokenizer", "bpe")
             captions = plan.train_captions()
             if not captions:
                 raise DataError(f"{plan.path}: the training split has no caption to build the text "

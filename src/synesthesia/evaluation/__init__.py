@@ -7,12 +7,16 @@ oracles (:mod:`synesthesia.world.judges`) or, on users' data, by contrastive sco
 """
 
 from synesthesia.evaluation.captioning import cider_d, cider_d_scores, corpus_bleu, tokenize
-from synesthesia.world.judges.coherence import Coherence, chance_coherence, coherence, oracle_coherence
 from synesthesia.evaluation.diversity import distinct_n, entropy, entropy_ratio, self_bleu
-from synesthesia.evaluation.fidelity import (extract_features, fid, fidelity_scores, kid,
-                                             precision_recall)
-from synesthesia.evaluation.scorer import (ContrastiveScorer, ScorerError, get_scorer, load_scorer,
-                                           retrieval_metrics, train_scorer)
+from synesthesia.evaluation.fidelity import extract_features, fid, fidelity_scores, kid, precision_recall
+from synesthesia.evaluation.scorer import (
+                                             ContrastiveScorer,
+                                             ScorerError,
+                                             get_scorer,
+                                             load_scorer,
+                                             retrieval_metrics,
+                                             train_scorer,
+)
 
 __all__ = [
     "cider_d", "cider_d_scores", "corpus_bleu", "distinct_n", "entropy", "entropy_ratio",

@@ -15,12 +15,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from synesthesia.errors import SynesthesiaError
-from synesthesia.world import WorldConfig
-from synesthesia.data.sources import ManifestSource, WorldSource
+from synesthesia.data.sources import WorldSource
 from synesthesia.data.store import encode_world_arrays, expand
-import hashlib
+from synesthesia.errors import SynesthesiaError
 from synesthesia.pipeline import Options
+from synesthesia.world import WorldConfig
+
 
 class EvaluationError(SynesthesiaError):
     """An evaluation request that cannot be served; the message says what to change."""
@@ -49,17 +49,9 @@ class EvalData:
         return tuple(self.tensors)
 
 def load_eval_data(pipe, data: str | Path | None = None, n: int = 1000, split: str = "test") -> EvalData:
-    """Test samples for ``pipe``'s modalities: from the run's own world (``data=None``), a world
-    cache folder, or a JSONL manifest of users' files."""
-
+    """Test samples for ``pipe``'s modalities from the run's own world (``data=None``) or a world
+    cache folder (users' files go through :func:`synesthesia.evaluation.evaluate.evaluate_files`)."""
     names = list(pipe.modalities)
-    if data is not None and Path(data).suffix == ".jsonl":
-        source = ManifestSource.from_path(data)
-        ds = source.dataset(split if any("split" in r for r in source.rows) else "val", n, pipe.modalities)
-        tensors = {m: ds[list(range(len(ds)))].data[m] for m in names}
-        raw = {m: pipe.modalities[m].decode_batch(x) for m, x in tensors.items()}
-
-        return EvalData(raw, tensors, None, None, hashlib.sha256(Path(data).read_bytes()).hexdigest()[:16])
     world_cfg = pipe.config.data.world if pipe.config is not None else None
     source = WorldSource.from_config(world_cfg, str(data) if data is not None else None)
     missing = [m for m in names if m not in source.modalities]

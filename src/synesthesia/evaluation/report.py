@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from synesthesia.io import write_into, write_text_atomic
 from synesthesia.reports import html
-from PIL import Image, ImageDraw
 from synesthesia.world.preview import font, save_image
+
 
 def coherence_matrix(coherence: Mapping[str, dict], key: str = "strict") -> tuple[list[str], list[str], np.ndarray]:
     """Rows (given subsets), columns (targets) and the ``key`` score (nan where not served)."""
@@ -150,7 +151,11 @@ def _sections(metrics: dict, figs: Path) -> list[str]:
     if joint:
         parts.append("<h2>Joint coherence of unconditional samples</h2>" + html.table(
             ["strict", *joint["per_attribute"]], [[joint["strict"], *joint["per_attribute"].values()]]))
-    if metrics.get("fid") and not metrics.get("fidelity"):
+    if metrics.get("scorer_fidelity"):
+        parts.append("<h2>Fidelity (contrastive scorer embeddings)</h2>" + html.table(
+            ["modality", "conditioned on", "FID", "KID", "samples"],
+            [[m, v["conditional_on"], v["fid"], v["kid"], v["samples"]] for m, v in metrics["scorer_fidelity"].items()]))
+    elif metrics.get("fid") and not metrics.get("fidelity"):
         parts.append("<h2>FID (scorer embeddings)</h2>" + html.table(list(metrics["fid"]), [list(metrics["fid"].values())]))
     if metrics.get("fidelity"):
         rows = []

@@ -35,6 +35,7 @@ from synesthesia.data.batch import MultimodalBatch
 from synesthesia.data.store import TensorDataset
 from synesthesia.errors import SynesthesiaError
 from synesthesia.io import atomic_path, write_text_atomic
+from synesthesia.loop import fit
 from synesthesia.modalities import Modality, build_modality
 
 SCORER_FORMAT = 1
@@ -222,7 +223,7 @@ def train_scorer(modalities: Mapping[str, Modality], train: TensorDataset,
                  batch_size: int = 64, lr: float = 2e-3, seed: int = 0, embed_dim: int = 128,
                  weight_decay: float = 1e-4) -> ContrastiveScorer:
     """Train a scorer on ``train``'s pairs (``epochs``, when given, sets ``steps``) with AdamW and
-    a one-cycle schedule (Smith & Topin, 2019). The same seed gives the same weights; ``steps=0``
+    a one-cycle schedule (Smith & Topin, 2019) in the shared loop. The same seed gives the same weights; ``steps=0``
     an untrained baseline. With ``val``, ``scorer.info["heldout"]`` is ``scorer.evaluate(val)``."""
     if steps < 0 or batch_size < 2:
         raise ScorerError(f"need steps >= 0 and batch_size >= 2 (pairs to contrast); got {steps} "
@@ -235,22 +236,10 @@ def train_scorer(modalities: Mapping[str, Modality], train: TensorDataset,
         pairs = torch.tensor(_paired_indices(train, scorer.names))
         batch_size = min(batch_size, len(pairs))
         steps = steps if epochs is None else max(1, math.ceil(epochs * len(pairs) / batch_size))
-        opt = torch.optim.AdamW(scorer.parameters(), lr=lr, weight_decay=weight_decay)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1),
-                                                    pct_start=0.1)
-        gen = torch.Generator().manual_seed(seed)
-        t0, losses, order = time.perf_counter(), [], torch.empty(0, dtype=torch.long)
         scorer.train()
-        for _ in range(steps):
-            if len(order) < batch_size:                            # a fresh epoch; drop the rest
-                order = pairs[torch.randperm(len(pairs), generator=gen)]
-            idx, order = order[:batch_size], order[batch_size:]
-            out = scorer(train[idx.tolist()])
-            opt.zero_grad(set_to_none=True)
-            out["loss"].backward()
-            opt.step()
-            sched.step()
-            losses.append(float(out["loss"].detach()))
+        summary = fit(scorer.parameters(), lambda idx: scorer(train[pairs[idx].tolist()])["loss"], len(pairs),
+                      steps, batch_size, lr, "one-cycle", warmup=0.1, weight_decay=weight_decay, seed=seed)
+    losses, t0 = summary.losses, time.perf_counter() - summary.seconds
     scorer.eval()
     tail = losses[-max(1, steps // 10):] or [float("nan")]
     scorer.info = {"training": {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,

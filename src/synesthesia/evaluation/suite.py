@@ -15,21 +15,20 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
-from synesthesia.world.judges.coherence import UNSPECIFIED, coherence
+from synesthesia.cycle import OTHER, cycle_runs, cycle_tensors
 from synesthesia.evaluation.captioning import cider_d, corpus_bleu
 from synesthesia.evaluation.diversity import distinct_n, entropy_ratio, self_bleu
 from synesthesia.evaluation.fidelity import fidelity_scores
-from synesthesia.evaluation.generation import (Direction, EvalData, direction_name, generate_raw,
-                                               generate_tensors, model_directions)
+from synesthesia.evaluation.generation import Direction, EvalData, direction_name, generate_raw, model_directions
+from synesthesia.world.captions import make_captions
+from synesthesia.world.judges.coherence import UNSPECIFIED, coherence
 from synesthesia.world.judges.oracles import SHOWN, get_oracle
 from synesthesia.world.parser import parse_captions
-from synesthesia.cycle import OTHER, cycle_runs, cycle_tensors
-from synesthesia.world.captions import make_captions
 from synesthesia.world.rng import BatchRandom
 from synesthesia.world.world import split_id
 

@@ -1,8 +1,17 @@
 """Sound: mono clips modelled as normalised log-mel spectrograms ``(n_mels, frames)``.
 
-A raw sound is ``(waveform, sample_rate)`` (or a file path). Input policy: another sample rate is
-resampled (band-limited, by FFT), several channels are averaged to mono, and a clip of another
-length is cut or padded with silence to ``seconds``; each with an :class:`InputAdjusted` warning.
+A raw sound is ``(waveform, sample_rate)`` (or a file path: WAV, FLAC, OGG, MP3 where libsndfile
+reads it). Input policy, each step warned once per batch (:class:`InputAdjusted`):
+
+* a file is checked from its header against the limits (duration, channels, rate) and only the
+  part kept is read; NaN or infinite samples and rates outside the limits are errors;
+* several channels are averaged to mono (a ``(channels, samples)`` array with fewer rows than
+  columns and at most ``limits.audio_channels`` rows is read that way round);
+* a longer clip is cut to ``seconds``: its first ``seconds`` (``cut="start"``, default) or its
+  middle (``cut="centre"``); a shorter one is padded with silence at the end (``start``) or on
+  both sides (``centre``);
+* another sample rate is resampled (band-limited, by FFT) after cutting.
+
 Decoding turns the spectrogram back into a waveform with fast Griffin-Lim.
 """
 
@@ -17,11 +26,14 @@ import torch
 from torch import nn
 
 from synesthesia.config import Section
+from synesthesia.limits import get_limits
 from synesthesia.modalities import dsp
-from synesthesia.modalities.base import Modality, ModalityError, note
-from synesthesia.modalities.files import read_audio, write_wav
+from synesthesia.modalities.base import Modality, ModalityError
+from synesthesia.modalities.files import write_wav
 from synesthesia.modalities.likelihoods import gaussian_log_prob
+from synesthesia.modalities.media import Notes, batch_notes
 from synesthesia.modalities.nets import ConvDecoder, ConvEncoder, stage_count
+from synesthesia.modalities.sound_io import CUTS, check_channels, check_finite, check_rate, read_sound
 
 
 @dataclass
@@ -37,12 +49,14 @@ class AudioConfig(Section):
     weight: float | None = None        # likelihood weight (default: counts as much as a 32x32 RGB image)
     griffin_lim_iterations: int = 32   # phase-recovery iterations when a spectrogram becomes a waveform
     residual: bool = False             # a residual block per stage of the default networks
+    cut: str = "start"                 # which part of a longer sound is kept: start or centre
 
 
 class AudioModality(Modality):
     """Log-mel spectrograms with a Gaussian likelihood of fixed ``scale``."""
 
     name = "audio"
+
     Config = AudioConfig
 
     def setup(self) -> None:
@@ -52,6 +66,8 @@ class AudioModality(Modality):
             stage_count(self.frames)
         except ValueError:
             raise ModalityError(f"audio frames must be 4 times a power of two (32, 64, 128); got {self.frames}")
+        if self.cut not in CUTS:
+            raise ModalityError(f"audio cut must be one of {', '.join(CUTS)}; got {self.cut!r}")
         self.length = int(round(self.sample_rate * self.seconds))
         self.hop = self.length // self.frames
         if self.hop < 1 or self.n_fft < self.hop:
@@ -62,31 +78,59 @@ class AudioModality(Modality):
         return (self.n_mels, self.frames)
 
     # -- codec -------------------------------------------------------------------------------
-    def waveform(self, raw: Any) -> np.ndarray:
-        """A raw sound -> float32 mono (length,) at the modality's rate, with notes."""
+    def waveform(self, raw: Any, notes: Notes | None = None) -> np.ndarray:
+        """A raw sound -> float32 mono (length,) at the modality's rate, by the input policy."""
+        notes = notes or Notes("sound", 1)
         if isinstance(raw, (str, Path)):
-            raw = read_audio(raw)
-        if not (isinstance(raw, tuple) and len(raw) == 2):
+            wave, rate, info = read_sound(raw, self.seconds, self.cut)
+            if info.frames > len(wave):
+                notes.add(f"cut to {self.seconds:g} s ({'its middle' if self.cut == 'centre' else 'the first'})",
+                          f"{info.seconds:.3f} s")
+        elif isinstance(raw, tuple) and len(raw) == 2:
+            wave, rate = np.asarray(raw[0], dtype=np.float32), check_rate(raw[1], "a sound")
+            if wave.ndim == 2 and wave.shape[0] < wave.shape[1] and wave.shape[0] <= get_limits().audio_channels:
+                notes.add("(channels, samples) array read as such", f"shape {wave.shape}")
+                wave = wave.T
+            check_finite(wave, "a sound")
+        else:
             raise ModalityError("a sound must be a file path or a (waveform, sample_rate) tuple; got "
                                 f"{type(raw).__name__}")
-        wave, rate = np.asarray(raw[0], dtype=np.float32), int(raw[1])
         if wave.ndim == 2:
-            note(f"sound with {wave.shape[1]} channels averaged to mono")
+            check_channels(wave.shape[1], "a sound")
+            if wave.shape[1] > 1:
+                notes.add("channels averaged to mono", f"{wave.shape[1]} channels")
             wave = wave.mean(axis=1)
         if wave.ndim != 1 or len(wave) == 0:
             raise ModalityError(f"a waveform must be a non-empty (samples,) or (samples, channels) array; "
                                 f"got shape {wave.shape}")
+        return self._fit_length(wave, rate, notes)
+
+    def _fit_length(self, wave: np.ndarray, rate: int, notes: Notes) -> np.ndarray:
+        """Cut or pad to ``seconds`` at the source rate, then resample to the modality's rate."""
+        keep = int(round(self.seconds * rate))
+        if len(wave) > keep:
+            notes.add(f"cut to {self.seconds:g} s ({'its middle' if self.cut == 'centre' else 'the first'})",
+                      f"{len(wave) / rate:.3f} s")
+            lo = (len(wave) - keep) // 2 if self.cut == "centre" else 0
+            wave = wave[lo:lo + keep]
+        elif len(wave) < keep:
+            notes.add(f"padded with silence to {self.seconds:g} s", f"{len(wave) / rate:.3f} s")
+            before = (keep - len(wave)) // 2 if self.cut == "centre" else 0
+            wave = np.pad(wave, (before, keep - len(wave) - before))
         if rate != self.sample_rate:
-            note(f"sound at {rate} Hz resampled to {self.sample_rate} Hz")
+            notes.add(f"resampled to {self.sample_rate} Hz", f"{rate} Hz")
             wave = dsp.resample(wave, rate, self.sample_rate)
-        if len(wave) != self.length:
-            note(f"sound of {len(wave) / self.sample_rate:.3f} s "
-                 f"{'cut' if len(wave) > self.length else 'padded with silence'} to {self.seconds} s")
+        if len(wave) != self.length:                       # rounding of the two rates: a sample or two
             wave = np.pad(wave[:self.length], (0, max(0, self.length - len(wave))))
-        return wave
+        return wave.astype(np.float32, copy=False)
 
     def encode(self, raws: Sequence[Any]) -> torch.Tensor:
-        waves = torch.from_numpy(np.stack([self.waveform(r) for r in raws]))         # (B, L)
+        with batch_notes("sound", len(raws)) as notes:
+            waves = []
+            for r in raws:
+                notes.next_item()
+                waves.append(self.waveform(r, notes))
+        waves = torch.from_numpy(np.stack(waves))                                   # (B, L)
         return dsp.log_mel(waves, self.sample_rate, self.n_fft, self.hop, self.n_mels, self.frames)
 
     def decode_batch(self, x: torch.Tensor, generator: torch.Generator | None = None,
@@ -123,8 +167,11 @@ class AudioModality(Modality):
 
     # -- files -------------------------------------------------------------------------------
     def read(self, path: str | Path) -> tuple[np.ndarray, int]:
-        return read_audio(path)
+        """The part of the file the model keeps (``seconds``, by ``cut``) at the file's rate."""
+        wave, rate, _ = read_sound(path, self.seconds, self.cut)
+        return wave, rate
 
     def write(self, raw: tuple[np.ndarray, int], path: str | Path) -> Path:
         wave, rate = raw
         return write_wav(wave, rate, path)
+

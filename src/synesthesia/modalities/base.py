@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
@@ -17,7 +18,6 @@ import torch
 from torch import nn
 
 from synesthesia.errors import SynesthesiaError
-import warnings
 
 REFERENCE_ELEMENTS = 3 * 32 * 32
 
@@ -40,10 +40,13 @@ class Modality(ABC):
     # autoregressive decoders take the target during training: ``decoder(z, x)``
     autoregressive: bool = False
 
+    # config field -> attribute, where the attribute has another name
+    option_attributes: ClassVar[dict[str, str]] = {}
+
     def __init__(self, **options: Any) -> None:
         config = self.Config.from_dict(options, f"modalities.{self.name}")
         for f in dataclasses.fields(config):
-            setattr(self, f.name, getattr(config, f.name))
+            setattr(self, self.option_attributes.get(f.name, f.name), getattr(config, f.name))
         self.setup()
 
     def setup(self) -> None:
@@ -58,6 +61,11 @@ class Modality(ABC):
     @abstractmethod
     def encode(self, raws: Sequence[Any]) -> torch.Tensor:
         """Batch of raw values -> tensor ``(B, *shape)``."""
+
+    def encode_data(self, raws: Sequence[Any]) -> torch.Tensor:
+        """Training data -> tensor: as :meth:`encode`, except where a modality adapts in training
+        data what it refuses at inference (text cuts over-long captions, with a warning)."""
+        return self.encode(raws)
 
     @abstractmethod
     def decode(self, x: torch.Tensor) -> list[Any]:
@@ -114,7 +122,8 @@ class Modality(ABC):
     # -- persistence -----------------------------------------------------------------------
     def config(self) -> dict:
         """Plain-data settings that rebuild this modality with ``type(self)(**config)``."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self.Config)}
+        return {f.name: getattr(self, self.option_attributes.get(f.name, f.name))
+                for f in dataclasses.fields(self.Config)}
 
     def save_assets(self, folder: Path) -> None:
         """Write extra files the modality needs (e.g. a tokenizer) into a run folder."""

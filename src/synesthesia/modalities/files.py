@@ -1,7 +1,10 @@
-"""Reading and writing media files: PNG (any Pillow format), WAV, MP4 and GIF.
+"""Writing media files (PNG or any Pillow format, WAV, MP4, GIF) and the readers' entry points.
 
 Every writer is atomic (temporary file, then rename). Arrays are uint8 ``(H, W, 3)`` images,
-uint8 ``(T, H, W, 3)`` videos and float32 mono waveforms in [-1, 1].
+uint8 ``(T, H, W, 3)`` videos and float32 mono waveforms in [-1, 1]. The readers, which check
+every file against :mod:`synesthesia.limits` before decoding it, live in
+:mod:`~synesthesia.modalities.imaging`, :mod:`~synesthesia.modalities.sound_io` and
+:mod:`~synesthesia.modalities.video_io`.
 """
 
 from __future__ import annotations
@@ -12,13 +15,11 @@ import numpy as np
 from PIL import Image
 
 from synesthesia.io import atomic_path
+from synesthesia.modalities.imaging import read_image
+from synesthesia.modalities.sound_io import read_audio
+from synesthesia.modalities.video_io import read_video
 
-
-def _check_path(path: str | Path, kind: str) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{kind} file {path} does not exist")
-    return path
+__all__ = ["read_audio", "read_image", "read_video", "write_gif", "write_mp4", "write_png", "write_wav"]
 
 
 def write_png(image: np.ndarray | Image.Image, path: str | Path) -> Path:
@@ -30,12 +31,6 @@ def write_png(image: np.ndarray | Image.Image, path: str | Path) -> Path:
     return Path(path)
 
 
-def read_image(path: str | Path) -> Image.Image:
-    with Image.open(_check_path(path, "image")) as img:
-        img.load()
-        return img.copy()
-
-
 def write_wav(wave: np.ndarray, sample_rate: int, path: str | Path) -> Path:
     """Write a mono float waveform as 16-bit PCM WAV."""
     import soundfile as sf
@@ -44,14 +39,6 @@ def write_wav(wave: np.ndarray, sample_rate: int, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         sf.write(str(tmp), data, int(sample_rate), subtype="PCM_16", format="WAV")
     return Path(path)
-
-
-def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """Read a sound file as ``(float32 waveform (L,) or (L, C), sample_rate)``."""
-    import soundfile as sf
-
-    data, rate = sf.read(str(_check_path(path, "sound")), dtype="float32", always_2d=False)
-    return data, int(rate)
 
 
 def _even_frames(frames: np.ndarray) -> np.ndarray:
@@ -86,22 +73,3 @@ def write_gif(frames: np.ndarray, path: str | Path, fps: int = 8) -> Path:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
                        duration=int(1000 / fps), loop=0)
     return Path(path)
-
-
-def read_video(path: str | Path) -> np.ndarray:
-    """Read an MP4 (imageio-ffmpeg) or GIF (Pillow) as uint8 frames (T, H, W, 3)."""
-    path = _check_path(path, "video")
-    if path.suffix.lower() == ".gif":
-        frames = []
-        with Image.open(path) as img:
-            for k in range(getattr(img, "n_frames", 1)):
-                img.seek(k)
-                frames.append(np.asarray(img.convert("RGB")))
-        return np.stack(frames)
-    import imageio.v2 as imageio
-
-    reader = imageio.get_reader(str(path), format="FFMPEG")
-    try:
-        return np.stack([np.asarray(f)[..., :3] for f in reader])
-    finally:
-        reader.close()

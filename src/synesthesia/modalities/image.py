@@ -1,14 +1,16 @@
 """Images: RGB tensors (3, S, S) in [0, 1].
 
-Input policy: an image of another mode is converted to RGB and one of another size is resized
-(bilinear, with antialiasing) to S x S; both with an :class:`InputAdjusted` warning naming what
-was done. Non-square images are resized without cropping, so they are stretched: crop them first
-if that matters.
+Input policy (:mod:`synesthesia.modalities.imaging`): a file is checked against the limits from
+its header and a large JPEG decoded at a reduced scale; any mode is converted to RGB (transparency
+composited on ``background``, 16-bit greyscale scaled to 8 bits, EXIF rotation applied); any size
+is brought to S x S by ``fit``: ``crop`` (default: shorter side to S, then the centre), ``pad``
+(longer side to S, the rest ``background``) or ``squash`` (aspect not kept). What was done is
+warned once per batch (:class:`InputAdjusted`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,30 +20,12 @@ from PIL import Image
 from torch import nn
 
 from synesthesia.config import Section
-from synesthesia.modalities.base import Modality, ModalityError, note
-from synesthesia.modalities.files import read_image, write_png
+from synesthesia.modalities.base import Modality, ModalityError
+from synesthesia.modalities.files import write_png
+from synesthesia.modalities.imaging import check_fit, open_image, to_rgb_array
 from synesthesia.modalities.likelihoods import gaussian_log_prob
+from synesthesia.modalities.media import batch_notes
 from synesthesia.modalities.nets import ConvDecoder, ConvEncoder, stage_count
-
-
-def to_rgb_array(raw: Any, size: int, what: str = "image") -> np.ndarray:
-    """A PIL image, a path or a uint8 array (H, W, 3) -> uint8 (size, size, 3), with notes."""
-    if isinstance(raw, (str, Path)):
-        raw = read_image(raw)
-    if isinstance(raw, np.ndarray):
-        if raw.dtype != np.uint8 or raw.ndim != 3 or raw.shape[2] != 3:
-            raise ModalityError(f"{what} arrays must be uint8 (H, W, 3); got {raw.dtype} {raw.shape}")
-        raw = Image.fromarray(raw)
-    if not isinstance(raw, Image.Image):
-        raise ModalityError(f"an {what} must be a PIL image, a file path or a uint8 (H, W, 3) array; "
-                            f"got {type(raw).__name__}")
-    if raw.mode != "RGB":
-        note(f"{what} mode {raw.mode} converted to RGB")
-        raw = raw.convert("RGB")
-    if raw.size != (size, size):
-        note(f"{what} of {raw.size[0]}x{raw.size[1]} px resized to {size}x{size} px (the model's size)")
-        raw = raw.resize((size, size), Image.BILINEAR, reducing_gap=None)
-    return np.asarray(raw, dtype=np.uint8)
 
 
 @dataclass
@@ -52,12 +36,15 @@ class ImageConfig(Section):
     scale: float = 0.1                 # standard deviation of the Gaussian likelihood on [0, 1] pixels
     weight: float | None = None        # likelihood weight (default: counts as much as a 32x32 RGB image)
     residual: bool = False             # a residual block per stage of the default networks
+    fit: str = "crop"                  # how another size becomes S x S: crop (centre), pad or squash
+    background: list[int] = field(default_factory=lambda: [255, 255, 255])  # RGB behind transparency and padding
 
 
 class ImageModality(Modality):
     """RGB images with a Gaussian likelihood of fixed ``scale`` on [0, 1] pixel values."""
 
     name = "image"
+
     Config = ImageConfig
 
     def setup(self) -> None:
@@ -66,13 +53,19 @@ class ImageModality(Modality):
             stage_count(self.size)
         except ValueError:
             raise ModalityError(f"image size must be 4 times a power of two (16, 32, 64, 128); got {self.size}")
+        self.fit, self.background = check_fit(self.fit, self.background)
 
     @property
     def shape(self) -> tuple[int, ...]:
         return (3, self.size, self.size)
 
     def encode(self, raws: Sequence[Any]) -> torch.Tensor:
-        arr = np.stack([to_rgb_array(r, self.size) for r in raws])              # (B, S, S, 3)
+        with batch_notes("image", len(raws)) as notes:
+            arrays = []
+            for r in raws:
+                notes.next_item()
+                arrays.append(to_rgb_array(r, self.size, notes, self.fit, self.background))
+        arr = np.stack(arrays)                                                   # (B, S, S, 3)
         return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div_(255.0)    # (B, 3, S, S)
 
     def decode_batch(self, x: torch.Tensor) -> np.ndarray:
@@ -98,7 +91,9 @@ class ImageModality(Modality):
         return params
 
     def read(self, path: str | Path) -> Image.Image:
-        return read_image(path)
+        """The image as stored (a large JPEG decoded at the smallest scale that covers the
+        model's size)."""
+        return open_image(path, self.size, self.fit)
 
     def write(self, raw: Image.Image | np.ndarray, path: str | Path) -> Path:
         return write_png(raw, path)

@@ -1,18 +1,23 @@
-"""Text: captions as word-token ids ``(L,)`` from a ``tokenizers`` word-level tokenizer.
+"""Text: captions as token ids ``(L,)`` from a ``tokenizers`` tokenizer trained on the run's
+training captions and saved with it as ``assets/tokenizer.json``.
 
-The tokenizer is trained on the training captions (lower-cased; words split on white space,
-punctuation split off) and saved with the run as ``assets/tokenizer.json``. A stored caption is
-``[w_1 .. w_n, EOS, PAD ...]`` of length ``max_len``. Input policy: empty text, words outside the
-vocabulary (named in the error) and captions longer than ``max_len - 1`` words are errors.
+``tokenizer: word`` is a word-level vocabulary, ``tokenizer: bpe`` byte-level BPE with up to
+``vocab_size`` tokens, which encodes any caption (see :mod:`synesthesia.modalities.text_tokenizer`).
+A stored caption is ``[t_1 .. t_n, EOS, PAD ...]`` of length ``max_len``.
+
+Input policy. Empty text, text over ``limits.text_chars`` and words outside a
+word-level vocabulary (named in the error) are errors. A caption of more than ``max_len - 1``
+tokens is an error naming the limit at inference (:meth:`TextModality.encode`: a prompt is never
+cut silently) and is cut to ``max_len - 1`` tokens in training data
+(:meth:`TextModality.encode_data`), with one warning per batch.
 
 The decoder is autoregressive (a GRU conditioned on z at every step), so a generated caption is
 one consistent sentence rather than a mix of templates; the encoder is a small 1-D convolution
-over word embeddings with masked max-pooling.
+over token embeddings with masked max-pooling.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -21,41 +26,53 @@ import torch
 from torch import nn
 
 from synesthesia.config import Section
+from synesthesia.errors import shown
 from synesthesia.io import write_text_atomic
+from synesthesia.limits import exceeded, get_limits
 from synesthesia.modalities.base import Modality, ModalityError
 from synesthesia.modalities.likelihoods import categorical_log_prob
+from synesthesia.modalities.media import Notes, batch_notes, check_file
+from synesthesia.modalities.text_tokenizer import (
+    BOS,
+    EOS,
+    PAD,
+    PUNCTUATION,
+    SPECIAL_TOKENS,
+    TOKENIZERS,
+    UNK,
+    UNWRITTEN,
+    decode_ids,
+    train_tokenizer,
+    words,
+)
 
-PAD, UNK, BOS, EOS = 0, 1, 2, 3
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]
-UNWRITTEN = [PAD, UNK, BOS]          # tokens a text decoder never emits
-PUNCTUATION = ". , ; : ! ?"
 TOKENIZER_FILE = "tokenizer.json"
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
+MAX_LEN_CAP = 64                     # the default max_len: the longest training caption + 1, at most this
 
 
-def new_tokenizer():
-    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
+def check_caption(text: Any, what: str = "text") -> str:
+    """A caption or prompt as given: a non-empty string of at most ``limits.text_chars``."""
+    if not isinstance(text, str):
+        raise ModalityError(f"{what} must be a string; got {type(text).__name__}")
+    if len(text) > get_limits().text_chars:
+        raise exceeded(f"{what} {shown(text, 60)}", len(text), "text_chars", " characters")
+    if not text.strip():
+        raise ModalityError(f"{what} is empty; give a caption such as 'a big red star'")
+    return text
 
-    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
-    tok.normalizer = normalizers.Lowercase()
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.WhitespaceSplit(),
-        pre_tokenizers.Split(Regex(r"[,.;:!?]"), behavior="isolated"),
-    ])
-    return tok
 
-
-def train_tokenizer(captions: Sequence[str]):
-    from tokenizers import trainers
-
-    tok = new_tokenizer()
-    trainer = trainers.WordLevelTrainer(special_tokens=SPECIAL_TOKENS, min_frequency=1,
-                                        show_progress=False)
-    tok.train_from_iterator(list(captions) + [PUNCTUATION], trainer)
-    for i, t in enumerate(SPECIAL_TOKENS):
-        if tok.token_to_id(t) != i:
-            raise RuntimeError(f"special token {t} did not get id {i}")
-    return tok
+def read_caption(path: str | Path) -> str:
+    """A UTF-8 caption file, its size checked before it is read (4 bytes per character at most)."""
+    path, _ = check_file(path, "text")
+    size = path.stat().st_size
+    if size > 4 * get_limits().text_chars:
+        raise exceeded(f"text file {path}", size // 4, "text_chars", " characters or more")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ModalityError(f"text file {path} is not UTF-8 (byte {err.start}: "
+                            f"{err.object[err.start:err.start + 4]!r}); save it as UTF-8") from None
+    return check_caption(text.strip(), f"text file {path}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,51 +157,82 @@ class TextDecoder(nn.Module):
 
 @dataclass
 class TextConfig(Section):
-    max_len: int | None = None         # tokens per caption including EOS (default: the longest training caption + 1)
+    max_len: int | None = None         # tokens per caption including EOS (default: the longest training caption + 1, at most 64)
     feature_dim: int = 256             # encoder output features
-    embed: int = 128                   # word embedding width of the default networks
+    embed: int = 128                   # token embedding width of the default networks
     hidden: int = 256                  # hidden width of the default encoder and GRU decoder
     weight: float | None = None        # likelihood weight (default: counts as much as a 32x32 RGB image)
     temperature: float = 0.0           # sampling temperature of generated captions (0: greedy)
+    tokenizer: str | None = None       # word (closed vocabulary) or bpe (byte-level subwords); default: word on the world, bpe on files
+    vocab_size: int | None = None      # bpe: the vocabulary's size (default 4096)
 
 
 class TextModality(Modality):
-    """Captions with an autoregressive categorical likelihood over word tokens."""
+    """Captions with an autoregressive categorical likelihood over tokens."""
 
     name = "text"
-    Config = TextConfig
     autoregressive = True
 
-    def __init__(self, tokenizer=None, **options) -> None:
+    Config = TextConfig
+    # the config's tokenizer (its kind) and vocab_size are kept as .kind and .target_vocab; .tokenizer
+    # is the trained tokenizers.Tokenizer
+    option_attributes = {"tokenizer": "kind", "vocab_size": "target_vocab"}
+
+    def __init__(self, backend=None, **options: Any) -> None:
+        given = options.get("tokenizer")
+        if given is None:
+            options["tokenizer"] = "word"
+        elif not isinstance(given, str):     # a trained tokenizers.Tokenizer given directly
+            backend = given
+            options["tokenizer"] = "bpe" if type(given.model).__name__ == "BPE" else "word"
+        self.backend = backend
         super().__init__(**options)
-        self.tokenizer = tokenizer
 
     def setup(self) -> None:
         self.max_len = 24 if self.max_len is None else self.max_len
+        if self.kind not in TOKENIZERS:
+            raise ModalityError(f"text tokenizer must be one of {', '.join(TOKENIZERS)}; got {self.kind!r}")
         if self.max_len < 2:
-            raise ModalityError(f"text max_len must be at least 2 (a word and EOS); got {self.max_len}")
+            raise ModalityError(f"text max_len must be at least 2 (a token and EOS); got {self.max_len}")
+        if self.target_vocab is not None and self.target_vocab <= len(SPECIAL_TOKENS):
+            raise ModalityError(f"text vocab_size must exceed {len(SPECIAL_TOKENS)}; got {self.target_vocab}")
 
     @classmethod
     def from_captions(cls, captions: Sequence[str], extra_words: Sequence[str] = (),
                       **config) -> "TextModality":
         """Train a tokenizer on ``captions`` (plus ``extra_words``, e.g. a known vocabulary that
-        the sample of captions may miss); ``max_len`` defaults to the longest caption + 1."""
+        the sample of captions may miss); ``max_len`` defaults to the longest caption + 1 token,
+        at most ``MAX_LEN_CAP``."""
         if not captions:
             raise ModalityError("no captions to train the tokenizer on")
-        tok = train_tokenizer(list(captions) + list(extra_words))
+        kind = config.get("tokenizer", "word")
+        if kind not in TOKENIZERS:
+            raise ModalityError(f"text tokenizer must be one of {', '.join(TOKENIZERS)}; got {kind!r}")
+        tok = train_tokenizer(list(captions) + list(extra_words), kind, config.get("vocab_size"))
         longest = max(len(e.ids) for e in tok.encode_batch(list(captions)))
-        config.setdefault("max_len", longest + 1)
-        return cls(tokenizer=tok, **config)
+        config.setdefault("max_len", min(longest + 1, MAX_LEN_CAP))
+        return cls(backend=tok, **config)
 
     # -- vocabulary --------------------------------------------------------------------------
+    @property
+    def tokenizer(self):
+        """The trained ``tokenizers.Tokenizer`` (None before training or loading); its kind
+        (``word`` or ``bpe``) is :attr:`kind`."""
+        return self.backend
+
+    @tokenizer.setter
+    def tokenizer(self, value) -> None:
+        self.backend = value
+
     def _tok(self):
-        if self.tokenizer is None:
+        if self.backend is None:
             raise ModalityError("the text modality has no tokenizer: build it with "
                                 "TextModality.from_captions(...) or load it from a run folder")
-        return self.tokenizer
+        return self.backend
 
     @property
     def vocab_size(self) -> int:
+        """Tokens in the trained vocabulary, special tokens included."""
         return self._tok().get_vocab_size()
 
     @property
@@ -193,39 +241,66 @@ class TextModality(Modality):
 
     # -- codec -------------------------------------------------------------------------------
     def encode(self, raws: Sequence[Any]) -> torch.Tensor:
+        """Prompts -> ids (B, max_len); too long or (word-level) unknown words are errors."""
+        return self._encode(raws, None)
+
+    def encode_data(self, raws: Sequence[Any]) -> torch.Tensor:
+        """Training captions -> ids: a caption over ``max_len - 1`` tokens is cut, with one
+        warning per batch."""
+        with batch_notes("caption", len(raws)) as notes:
+            return self._encode(raws, notes)
+
+    def _encode(self, raws: Sequence[Any], notes: Notes | None) -> torch.Tensor:
         tok = self._tok()
-        for r in raws:
-            if not isinstance(r, str):
-                raise ModalityError(f"text must be a string; got {type(r).__name__}")
-            if not r.strip():
-                raise ModalityError("text is empty; give a caption such as 'a big red star'")
-        out = torch.full((len(raws), self.max_len), PAD, dtype=torch.long)
-        for i, (text, enc) in enumerate(zip(raws, tok.encode_batch(list(raws)))):
-            unknown = [text[a:b] for tid, (a, b) in zip(enc.ids, enc.offsets) if tid == UNK]
+        texts = [check_caption(r) for r in raws]
+        out = torch.full((len(texts), self.max_len), PAD, dtype=torch.long)
+        for i, (text, enc) in enumerate(zip(texts, tok.encode_batch(texts))):
+            ids = enc.ids
+            unknown = [text[a:b] for tid, (a, b) in zip(ids, enc.offsets) if tid == UNK]
             if unknown:
-                raise ModalityError(f"word(s) {', '.join(repr(w) for w in dict.fromkeys(unknown))} in "
-                                    f"{text!r} are not in this model's vocabulary of "
+                raise ModalityError(f"word(s) {', '.join(shown(w, 30) for w in dict.fromkeys(unknown))} in "
+                                    f"{shown(text)} are not in this model's vocabulary of "
                                     f"{self.vocab_size - len(SPECIAL_TOKENS)} words; rephrase with "
                                     "known words (see assets/tokenizer.json in the run folder)")
-            if len(enc.ids) > self.max_len - 1:
-                raise ModalityError(f"{text!r} has {len(enc.ids)} tokens; this model reads at most "
-                                    f"{self.max_len - 1}")
-            out[i, :len(enc.ids)] = torch.tensor(enc.ids)
-            out[i, len(enc.ids)] = EOS
+            if notes is not None and len(ids) > self.max_len - 1:
+                notes.next_item()
+                notes.add(f"cut to {self.max_len - 1} tokens (text max_len {self.max_len})", f"{len(ids)} tokens")
+                ids = ids[:self.max_len - 1]
+            elif len(ids) > self.max_len - 1:
+                raise ModalityError(f"{shown(text)} has {len(ids)} tokens; this model reads at most "
+                                    f"{self.max_len - 1} (text max_len {self.max_len}); shown it")
+            out[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+            out[i, len(ids)] = EOS
         return out
 
     def decode(self, x: torch.Tensor) -> list[str]:
         tok = self._tok()
         texts = []
         for row in x.long().tolist():
-            words = []
+            ids = []
             for t in row:
                 if t in (EOS, PAD):
                     break
-                words.append(t)
-            texts.append(_SPACE_BEFORE_PUNCT.sub(r"\1", tok.decode(words)))
+                ids.append(t)
+            texts.append(decode_ids(tok, self.kind, ids))
         return texts
 
+    def word_sets(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, W) bool: which words each caption of ids ``x`` (B, L) holds, over a vocabulary of
+        W words (the tokenizer's for ``word``; the batch's own for ``bpe``, whose tokens are
+        pieces of words). Special tokens are not words."""
+        ids = x.long()
+        if self.kind == "word":
+            present = torch.zeros(len(ids), self.vocab_size, dtype=torch.bool, device=ids.device)
+            present.scatter_(1, ids, True)
+            present[:, [PAD, UNK, BOS, EOS]] = False
+            return present
+        rows = [set(words(t)) for t in self.decode(ids.cpu())]
+        vocab = {w: k for k, w in enumerate(sorted(set().union(*rows)))}
+        present = torch.zeros(len(ids), max(1, len(vocab)), dtype=torch.bool)
+        for i, row in enumerate(rows):
+            present[i, [vocab[w] for w in row]] = True
+        return present.to(ids.device)
     # -- networks ----------------------------------------------------------------------------
     def build_encoder(self) -> nn.Module:
         return TextEncoder(self.vocab_size, self.feature_dim, self.embed, self.hidden)
@@ -244,13 +319,13 @@ class TextModality(Modality):
 
     # -- files and persistence ---------------------------------------------------------------
     def read(self, path: str | Path) -> str:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"text file {path} does not exist")
-        return path.read_text(encoding="utf-8").strip()
+        """A caption file: UTF-8 text of at most ``limits.text_chars`` characters (the file's size
+        is checked before it is read)."""
+        return read_caption(path)
 
     def write(self, raw: str, path: str | Path) -> Path:
         return write_text_atomic(path, raw + "\n")
+
 
     def save_assets(self, folder: Path) -> None:
         write_text_atomic(Path(folder) / TOKENIZER_FILE, self._tok().to_str())
@@ -261,4 +336,11 @@ class TextModality(Modality):
         path = Path(folder) / TOKENIZER_FILE
         if not path.is_file():
             raise ModalityError(f"{path} is missing: the run folder is incomplete")
-        self.tokenizer = Tokenizer.from_str(path.read_text(encoding="utf-8"))
+        try:
+            self.backend = Tokenizer.from_str(path.read_text(encoding="utf-8"))
+        except Exception as err:                 # the tokenizers library raises its own Exception
+            raise ModalityError(f"{path} is not a tokenizer file this version reads: {err}") from None
+
+
+__all__ = ["BOS", "EOS", "PAD", "PUNCTUATION", "SPECIAL_TOKENS", "TOKENIZER_FILE", "UNK", "UNWRITTEN",
+           "TextDecoder", "TextEncoder", "TextModality", "check_caption", "read_caption"]

@@ -1,15 +1,18 @@
 """Videos: T RGB frames ``(T, 3, S, S)`` in [0, 1].
 
-A raw video is a list of PIL frames, a uint8 array (T, H, W, 3) or a file path (MP4 or GIF).
-Input policy: frames of another size or mode are adapted as images are (see
-:mod:`synesthesia.modalities.image`), and a clip with another number of frames is resampled to T
-evenly spaced frames; each with an :class:`InputAdjusted` warning. Networks are 3-D convolutions
-over (time, height, width).
+A raw video is a list of PIL frames, a uint8 array (T, H, W, 3) or a file path (MP4, MOV, WebM,
+AVI or any format imageio-ffmpeg's ffmpeg reads; GIF through Pillow). Input policy: a file is
+checked from its header against ``limits.video_frames`` and ``limits.video_pixels`` and its frames
+scaled down while decoding; a clip of any frame rate and length is sampled to T frames spread
+evenly over it (first and last included); frames of another size or mode are adapted as images
+are (see :mod:`synesthesia.modalities.imaging`: ``fit`` crop, pad or squash). Each adaptation is
+warned once per batch (:class:`InputAdjusted`). Networks are 3-D convolutions over (time, height,
+width).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,12 +22,16 @@ from PIL import Image
 from torch import nn
 
 from synesthesia.config import Section
-from synesthesia.modalities.base import Modality, ModalityError, note
-from synesthesia.modalities.files import read_video, write_gif, write_mp4
-from synesthesia.modalities.image import to_rgb_array
+from synesthesia.modalities.base import Modality, ModalityError
+from synesthesia.modalities.files import write_gif, write_mp4
+from synesthesia.modalities.imaging import check_fit, to_rgb_array
 from synesthesia.modalities.likelihoods import gaussian_log_prob
+from synesthesia.modalities.media import Notes, batch_notes
 from synesthesia.modalities.nets import ConvDecoder, ConvEncoder, stage_count
-import warnings
+from synesthesia.modalities.video_io import check_frames, even_indices, read_video
+
+READ_THREADS = 8                     # video files decoded at once (mostly waiting on ffmpeg processes)
+
 
 def time_strides(frames: int, stages: int) -> list[int]:
     """Halve the time axis at each stage, from the first, while it is even and above 2: the
@@ -36,6 +43,7 @@ def time_strides(frames: int, stages: int) -> list[int]:
             t //= 2
     return strides
 
+
 @dataclass
 class VideoConfig(Section):
     size: int | None = None            # frame side in pixels, 4 times a power of two (default: the data's, else 32)
@@ -46,11 +54,15 @@ class VideoConfig(Section):
     weight: float | None = None        # likelihood weight (default: counts as much as a 32x32 RGB image)
     fps: int = 8                       # frames per second of written clips
     residual: bool = False             # a residual block per stage of the default networks
+    fit: str = "crop"                  # how frames of another size become S x S: crop (centre), pad or squash
+    background: list[int] = field(default_factory=lambda: [255, 255, 255])  # RGB behind transparency and padding
+
 
 class VideoModality(Modality):
     """Short clips with a Gaussian likelihood of fixed ``scale`` on [0, 1] pixel values."""
 
     name = "video"
+
     Config = VideoConfig
 
     def setup(self) -> None:
@@ -62,16 +74,18 @@ class VideoModality(Modality):
             raise ModalityError(f"video size must be 4 times a power of two (16, 32, 64); got {self.size}")
         if self.frames < 2:
             raise ModalityError(f"a video needs at least 2 frames; got {self.frames}")
+        self.fit, self.background = check_fit(self.fit, self.background)
 
     @property
     def shape(self) -> tuple[int, ...]:
         return (self.frames, 3, self.size, self.size)
 
     # -- codec -------------------------------------------------------------------------------
-    def frames_array(self, raw: Any) -> np.ndarray:
-        """A raw video -> uint8 (T, S, S, 3), with notes."""
+    def frames_array(self, raw: Any, notes: Notes | None = None) -> np.ndarray:
+        """A raw video -> uint8 (T, S, S, 3) by the input policy."""
+        notes = notes or Notes("video", 1)
         if isinstance(raw, (str, Path)):
-            raw = read_video(raw)
+            raw = read_video(raw, max_side=2 * self.size)
         if isinstance(raw, np.ndarray):
             if raw.ndim != 4:
                 raise ModalityError(f"video arrays must be uint8 (T, H, W, 3); got shape {raw.shape}")
@@ -79,21 +93,34 @@ class VideoModality(Modality):
         if not isinstance(raw, (list, tuple)) or len(raw) == 0:
             raise ModalityError("a video must be a file path, a non-empty list of frames or a uint8 "
                                 f"(T, H, W, 3) array; got {type(raw).__name__}")
+        check_frames(len(raw), "a video")
         if len(raw) != self.frames:
-            note(f"video of {len(raw)} frames resampled to {self.frames} evenly spaced frames")
-            pick = np.linspace(0, len(raw) - 1, self.frames).round().astype(int)
-            raw = [raw[k] for k in pick]
-
-        with warnings.catch_warnings(record=True) as caught:      # one note per video, not per frame
-            warnings.simplefilter("always")
-            frames = np.stack([to_rgb_array(f, self.size, "video frame") for f in raw])
-        for msg in dict.fromkeys(str(w.message) for w in caught):
-            note(msg)
-        return frames
+            notes.add(f"sampled to {self.frames} evenly spaced frames", f"{len(raw)} frames")
+            raw = [raw[k] for k in even_indices(len(raw), self.frames)]
+        return np.stack([to_rgb_array(f, self.size, notes, self.fit, self.background, "video frame")
+                         for f in raw])
 
     def encode(self, raws: Sequence[Any]) -> torch.Tensor:
-        arr = np.stack([self.frames_array(r) for r in raws])                  # (B, T, S, S, 3)
+        raws = self._read_files(raws)
+        with batch_notes("video", len(raws)) as notes:
+            clips = []
+            for r in raws:
+                notes.next_item()
+                clips.append(self.frames_array(r, notes))
+        arr = np.stack(clips)                                                   # (B, T, S, S, 3)
         return torch.from_numpy(arr).permute(0, 1, 4, 2, 3).float().div_(255.0)
+
+    def _read_files(self, raws: Sequence[Any]) -> list:
+        """Paths decoded by ffmpeg processes, several at once (each file costs a process start);
+        the first error is raised as reading them one by one would."""
+        paths = [i for i, r in enumerate(raws) if isinstance(r, (str, Path))]
+        if len(paths) < 2:
+            return list(raws)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(READ_THREADS, len(paths))) as pool:
+            futures = {i: pool.submit(read_video, raws[i], None, 2 * self.size) for i in paths}
+        return [futures[i].result() if i in futures else r for i, r in enumerate(raws)]
 
     def decode_batch(self, x: torch.Tensor) -> np.ndarray:
         return (x.float().clamp(0, 1).permute(0, 1, 3, 4, 2).cpu().numpy() * 255 + 0.5).astype(np.uint8)
@@ -122,12 +149,15 @@ class VideoModality(Modality):
 
     # -- files -------------------------------------------------------------------------------
     def read(self, path: str | Path) -> np.ndarray:
-        return read_video(path)
+        """The model's T frames, evenly spaced over the file's clip, at the file's size."""
+        return read_video(path, frames=self.frames)
 
     def write(self, raw: Any, path: str | Path) -> Path:
         frames = np.stack([np.asarray(f, dtype=np.uint8) for f in raw])
         writer = write_gif if Path(path).suffix.lower() == ".gif" else write_mp4
         return writer(frames, path, fps=self.fps)
+
+
 
 class _TimeFirst(nn.Module):
     """Swap the frame and channel axes around a 3-D tower: the modality's tensors are

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from synesthesia.config import ConfigError, Section, apply_overrides, load_yaml, nearest
 from synesthesia.data.config import DataConfig
+from synesthesia.limits import Limits
 from synesthesia.modalities import MODALITY_CLASSES, modality_class
 from synesthesia.models.registry import FAMILIES, model_config_class
 
@@ -83,6 +84,7 @@ class RunConfig(Section):
     modalities: dict = field(default_factory=dict)  # per-modality options; those left null come from the data
     data: DataConfig = field(default_factory=DataConfig)  # where the training data comes from
     train: TrainConfig = field(default_factory=TrainConfig)  # how long and how to train
+    limits: Limits = field(default_factory=Limits)  # the largest inputs decoded (pixels, seconds, frames, characters)
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

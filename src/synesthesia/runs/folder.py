@@ -27,6 +27,7 @@ from safetensors.torch import load_file, save_file
 
 from synesthesia.errors import SynesthesiaError
 from synesthesia.io import atomic_path, write_text_atomic
+from synesthesia.limits import set_limits
 from synesthesia.modalities import build_modality
 from synesthesia.modalities.base import Modality
 from synesthesia.models.registry import build_model as build_family_model
@@ -147,6 +148,8 @@ def build_model(config: RunConfig, modalities: Mapping[str, Modality]) -> torch.
 def load_model(run: str | Path) -> tuple[torch.nn.Module, dict[str, Modality], RunConfig]:
     """Rebuild the model, its modalities and its config from a run folder."""
     config, run = read_run(run)
+    if config.limits.changed():                      # a run trained with raised limits reads such input
+        set_limits(**config.limits.changed())
     modalities = load_modalities(config, run)
     model = build_model(config, modalities)
     load_weights(model, run / WEIGHTS)

@@ -21,6 +21,7 @@ from synesthesia.data.sources import WorldSource
 from synesthesia.data.user_source import open_data
 from synesthesia.errors import OutputError
 from synesthesia.io import atomic_path, protected_kind, refuse_protected, remove_stale
+from synesthesia.limits import set_limits
 from synesthesia.modalities import build_modality
 from synesthesia.runs import (RunConfig, build_model, load_modalities, save_modalities, save_weights,
                               write_metrics)
@@ -53,6 +54,8 @@ def resolve_modalities(config: RunConfig, source) -> dict:
         if name == "text":
             captions = source.captions("train", config.data.n_train)
             extra_words: list[str] = []
+            # the world's closed vocabulary keeps whole words; users' captions get subwords
+            cfg.setdefault("tokenizer", "word" if isinstance(source, WorldSource) else "bpe")
             if isinstance(source, WorldSource):
 
                 extra_words = caption_vocabulary()
@@ -153,6 +156,7 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
     from synesthesia.training.module import TensorDataModule, lightning_module
 
     out = Path(out)
+    set_limits(config.limits)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     L.seed_everything(config.train.seed, workers=True, verbose=False)

@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import torch
-import torch.nn.functional as F
 
 from synesthesia.config import ConfigError
 from synesthesia.modalities.base import Modality
-from synesthesia.modalities.text import BOS, EOS, PAD, TextModality
+from synesthesia.modalities.text import TextModality
 from synesthesia.models.gan.config import GANConfig
 from synesthesia.models.gan.networks import LAYOUTS
 
@@ -39,8 +38,8 @@ def condition_fits(given: Mapping[str, torch.Tensor], present: Mapping[str, torc
                    modalities: Mapping[str, Modality]) -> torch.Tensor:
     """(B, B) bool: ``fits[i, j]`` when row i's condition also describes row j's sample. Per
     given modality: absent in row i fits every j; text fits when every word of caption i is in
-    caption j (special tokens aside); any other modality fits only its own row. The diagonal is
-    always True."""
+    caption j (words, not subword tokens: see ``TextModality.word_sets``); any other modality fits
+    only its own row. The diagonal is always True."""
     b = len(next(iter(present.values())))
     device = next(iter(present.values())).device
     eye = torch.eye(b, dtype=torch.bool, device=device)
@@ -48,9 +47,7 @@ def condition_fits(given: Mapping[str, torch.Tensor], present: Mapping[str, torc
     for m, x in given.items():
         here = present[m]
         if isinstance(modalities[m], TextModality):
-            ids = x.long()
-            words = F.one_hot(ids, modalities[m].vocab_size).amax(1).bool()     # (B, V)
-            words[:, [PAD, BOS, EOS]] = False
+            words = modalities[m].word_sets(x)                                  # (B, W)
             fit_m = ~(words[:, None, :] & ~words[None, :, :]).any(-1)           # (B, B)
         else:
             fit_m = eye
