@@ -227,13 +227,14 @@ def evaluate_emoji(spec: Spec, pipe, run: Path, data_dir: Path, runs: Path, info
 
 
 def replace_rows(path: Path, rows: list[dict]) -> None:
-    """Append ``rows``, dropping earlier rows of the same kind, run and direction or measurement."""
+    """Write ``rows`` into the results: a row replaces the earlier row of the same kind, run and
+    direction or measurement in its place (so a rerun leaves the file's order); new ones are appended."""
     key = lambda r: (r.get("kind"), r.get("run"), r.get("direction"), r.get("what"), r.get("judge"), r.get("on"))
-    new = {key(r) for r in rows}
+    new = {key(r): r for r in rows}
     old = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] \
         if path.is_file() else []
-    kept = [r for r in old if key(r) not in new]
-    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept + rows))
+    placed = [new.pop(key(r), r) for r in old]
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in placed + list(new.values())))
 
 
 def main(argv=None) -> int:

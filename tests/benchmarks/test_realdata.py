@@ -50,6 +50,12 @@ def test_a_missing_package_is_named(tmp_path):
         sources.require(tmp_path / "nothing-here")
 
 
+def test_ci_installs_the_packages_the_tests_name():
+    script = (ROOT / ".ci" / "run").read_text()
+    line = next(w for w in script.splitlines() if "for pkg in" in w)
+    assert set(line.split(" in ", 1)[1].split(";")[0].split()) == set(sources.APT.split()[4:])
+
+
 @needs_packages
 def test_fashion_mnist_subset_is_a_dataset_synesthesia_reads(built):
     folder = built / "data" / "fashion-mnist"
@@ -119,7 +125,8 @@ def test_runner_trains_judges_evaluates_and_records_a_tiny_run(built, tmp_path):
     results, docs, runs = tmp_path / "realdata.jsonl", tmp_path / "docs", tmp_path / "runs"
     args = ["--data", str(built / "data"), "--runs", str(runs), "--only", "vae-fashion", "--n", "12", "--small",
             "--results", str(results), "--docs", str(docs), "--set", "train.max_steps=2", "--set", "data.n_train=12",
-            "--set", "data.n_val=4", "--set", "modalities.image.channels=8", "--set", "modalities.audio.channels=8"]
+            "--set", "data.n_val=4", "--set", "modalities.image.channels=8", "--set", "modalities.audio.channels=8",
+            "--set", "modalities.text.max_len=48"]            # BPE of 12 captions cuts them finely
     assert run.main(args) == 0
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     directions = [r for r in rows if r["kind"] == "direction"]
