@@ -67,13 +67,13 @@ def as_read(modality, x: torch.Tensor) -> torch.Tensor:
 
 
 def score_labelled(pipe, data: TestData, judges: dict, seed: int = 0, fid_real: torch.Tensor | None = None,
-                   log=print, **options) -> dict[str, dict]:
-    """Per direction: the share of outputs whose class, as the judge reads it, is the input's;
-    FID for images; and the outputs (for the grids)."""
+                   log=print, targets: tuple[str, ...] | None = None, **options) -> dict[str, dict]:
+    """Per direction (to one of ``targets``, default all): the share of outputs whose class, as the
+    judge reads it, is the input's; FID for images; and the outputs (for the grids)."""
     parser = J.parser()
     scores = {}
     for given, target in pipe.directions():
-        if not all(m in data.tensors for m in (*given, target)):
+        if not all(m in data.tensors for m in (*given, target)) or (targets is not None and target not in targets):
             continue
         out = generate(pipe, {g: data.tensors[g] for g in given}, target, seed=seed, **options)
         name = f"{'+'.join(given)}->{target}"

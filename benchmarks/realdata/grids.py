@@ -1,8 +1,9 @@
 """Picture grids a person can judge by eye: one per direction, one column per test sample.
 
 A cell stacks the input over the output: images as they are (scaled up), sounds as a strip (the
-log-mel spectrogram with the waveform under it), captions as text under the pictures, with what
-the judge read when there is a judge. Written as small PNGs.
+log-mel spectrogram with its loudness envelope under it, both drawn from the spectrogram itself:
+no Griffin-Lim for a picture), captions as text under the pictures, with what the judge read when
+there is a judge. Written as small PNGs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from synesthesia.modalities.dsp import DB_CENTRE, DB_SCALE
 from synesthesia.world.preview import font, save_image
 
 CELL = 96                    # side of a picture in the grid
@@ -26,23 +28,27 @@ def picture(modality, x: torch.Tensor) -> Image.Image:
     if modality.name == "image":
         return Image.fromarray(modality.decode_batch(x[None])[0]).resize((CELL, CELL), Image.NEAREST)
     if modality.name == "audio":
-        return sound_strip(x, modality.decode_batch(x[None])[0])
+        return sound_strip(x)
     raise ValueError(f"no picture for {modality.name}")
 
 
-def sound_strip(mel: torch.Tensor, wave: np.ndarray) -> Image.Image:
-    """The log-mel spectrogram (low frequencies at the bottom) over the waveform."""
+def sound_strip(mel: torch.Tensor) -> Image.Image:
+    """The log-mel spectrogram ``(n_mels, frames)`` (low frequencies at the bottom) over its
+    loudness envelope (each frame's energy, relative to the loudest frame, drawn like a waveform)."""
     import matplotlib
 
     m = mel.float().cpu().numpy()
-    m = (m - m.min()) / max(1e-6, float(m.max() - m.min()))
-    rgb = (matplotlib.colormaps["magma"](m[::-1])[..., :3] * 255).astype(np.uint8)
+    norm = (m - m.min()) / max(1e-6, float(m.max() - m.min()))
+    rgb = (matplotlib.colormaps["magma"](norm[::-1])[..., :3] * 255).astype(np.uint8)
     spec = Image.fromarray(rgb).resize((CELL, CELL * 2 // 3), Image.BILINEAR)
     strip = Image.new("RGB", (CELL, CELL), "white")
     strip.paste(spec, (0, 0))
+    db = m * DB_SCALE + DB_CENTRE                                        # the codec's normalisation undone
+    energy = (10.0 ** ((db - db.max()) / 10.0)).sum(0)                   # (frames,) mel power
+    env = np.sqrt(np.interp(np.linspace(0, len(energy) - 1, CELL), np.arange(len(energy)), energy)
+                  / max(1e-12, float(energy.max())))                     # amplitude, 0..1
     draw = ImageDraw.Draw(strip)
     h, top = CELL - spec.height, spec.height
-    env = np.abs(wave[: len(wave) // CELL * CELL]).reshape(CELL, -1).max(1) if len(wave) >= CELL else np.zeros(CELL)
     mid = top + h // 2
     for x, a in enumerate(env):
         draw.line([(x, mid - a * (h // 2 - 1)), (x, mid + a * (h // 2 - 1))], fill=(40, 40, 160))

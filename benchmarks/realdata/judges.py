@@ -98,7 +98,7 @@ def train_judge(name: str, dataset: Path, small: bool = False, log=print) -> Cla
     log(f"  {name} judge: {len(train_rows):,} training samples, {len(test_rows):,} held out")
     x, y = encode(dataset, train_rows, mod), labels(train_rows)
     val = (encode(dataset, test_rows, mod), labels(test_rows))
-    budget = dict(BUDGETS[name], steps=60 if small else BUDGETS[name]["steps"])
+    budget = dict(BUDGETS[name], steps=10 if small else BUDGETS[name]["steps"])
     judge = train_class_judge(mod, FASHION_CLASSES, x, y, val=val, seed=0, log=log, **budget)
     if name == "audio":
         judge.info["heldout_round_trip"] = {"accuracy": judge.accuracy(round_trip(mod, val[0]), val[1]),

@@ -2,14 +2,15 @@
 
 ``benchmarks/results_page.py`` calls :func:`render` for a ``{{table NAME}}`` line of
 docs/results/realdata.md; NAME picks the rows: ``judges``, ``fashion-mnist``, ``emoji``, ``limits``
-or ``speed``.
+(a joint VAE's reconstructions), ``train-test`` (the same directions on training samples) or
+``speed``.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-TABLES = ("judges", "fashion-mnist", "emoji", "limits", "speed")
+TABLES = ("judges", "fashion-mnist", "emoji", "limits", "train-test", "speed")
 ARROWS = {"text": "caption", "audio": "speech", "image": "image"}
 
 
@@ -63,13 +64,20 @@ def _limits(rows):
     return ["run", "what", "image class accuracy", "caption", "speech", "FID"], body
 
 
+def _train_test(rows):
+    body = [[r["run"], direction(r["direction"]), pct(r["test"]), pct(r["train"]),
+             f"{100 * (r['train'] - r['test']):+.1f} points"] for r in rows]
+    return ["run", "direction", "test samples", "training samples", "gap"], body
+
+
 def _speed(rows):
     body = [[f"`realdata/{r['run']}`", str(r["threads"]), f"{r['cpu_seconds_per_step']:.3f}",
              f"{r['steps_in_budget']:,}"] for r in rows]
     return ["preset", "threads", "CPU seconds per step", f"steps in {rows[0]['budget_minutes']} min" if rows else ""], body
 
 
-KINDS = {"judges": ("judge", _judges), "limits": ("limit", _limits), "speed": ("speed", _speed),
+KINDS = {"judges": ("judge", _judges), "limits": ("limit", _limits), "train-test": ("limit", _train_test),
+         "speed": ("speed", _speed),
          "fashion-mnist": ("direction", _fashion), "emoji": ("direction", _emoji)}
 
 
@@ -77,7 +85,8 @@ def render(rows: list[dict], name: str | None, page, with_commands: Callable) ->
     if name not in KINDS:
         raise UnknownTable(f"realdata tables are named: {', '.join(TABLES)}")
     kind, build = KINDS[name]
-    chosen = [r for r in rows if r.get("kind") == kind and (kind != "direction" or r.get("dataset") == name)]
+    chosen = [r for r in rows if r.get("kind") == kind and (kind != "direction" or r.get("dataset") == name)
+              and (kind != "limit" or (r.get("what") == "training samples") == (name == "train-test"))]
     page.show("realdata", chosen)
     header, body = build(chosen)
     return with_commands(header, body, chosen)

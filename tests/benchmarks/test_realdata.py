@@ -3,7 +3,6 @@ tens of samples), its judges, and a tiny end-to-end run of the runner."""
 
 import gzip
 import json
-import shutil
 import struct
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ def built(tmp_path_factory):
     if MISSING:
         pytest.skip(f"real-data packages not installed ({', '.join(MISSING)}): {sources.APT}")
     root = tmp_path_factory.mktemp("realdata")
-    build.build(root / "data", small=SMALL, workers=2, cache=root / "speech", log=lambda *_: None)
+    build.build(root / "data", small=SMALL, workers=1, cache=root / "speech", log=lambda *_: None)
     return root
 
 
@@ -123,7 +122,7 @@ def test_speech_cache_is_reused_and_an_existing_dataset_kept(built, tmp_path):
 @pytest.mark.slow
 def test_runner_trains_judges_evaluates_and_records_a_tiny_run(built, tmp_path):
     results, docs, runs = tmp_path / "realdata.jsonl", tmp_path / "docs", tmp_path / "runs"
-    args = ["--data", str(built / "data"), "--runs", str(runs), "--only", "vae-fashion", "--n", "12", "--small",
+    args = ["--data", str(built / "data"), "--runs", str(runs), "--only", "vae-fashion", "--n", "8", "--small",
             "--results", str(results), "--docs", str(docs), "--set", "train.max_steps=2", "--set", "data.n_train=12",
             "--set", "data.n_val=4", "--set", "modalities.image.channels=8", "--set", "modalities.audio.channels=8",
             "--set", "modalities.text.max_len=48"]            # BPE of 12 captions cuts them finely
@@ -133,14 +132,47 @@ def test_runner_trains_judges_evaluates_and_records_a_tiny_run(built, tmp_path):
     assert len(directions) == 9 and {r["direction"] for r in directions} >= {"text->image", "image->text",
                                                                                "audio->image", "image->audio"}
     for r in directions:
-        assert r["steps"] == 2 and 0.0 <= r["value"] <= 1.0 and r["n"] == 12
+        assert r["steps"] == 2 and 0.0 <= r["value"] <= 1.0 and r["n"] == 8
         assert Path(r["grid"]).is_file() and Image.open(r["grid"]).size[0] > 200
     assert {r["judge"] for r in rows if r["kind"] == "judge"} == {"caption parser", "image classifier",
                                                                   "audio classifier"}
-    assert any(r["kind"] == "limit" and set(r["class_accuracy"]) == {"image", "text", "audio"} for r in rows)
+    assert any(r["kind"] == "limit" and set(r.get("class_accuracy", ())) == {"image", "text", "audio"} for r in rows)
+    seen = {r["direction"]: r for r in rows if r["kind"] == "limit" and r["what"] == "training samples"}
+    assert set(seen) == {r["direction"] for r in directions if not r["direction"].endswith("->audio")}
+    assert all(0.0 <= r["train"] <= 1.0 and r["n"] == 8 for r in seen.values())
+    import results_page
+
+    page = results_page.Page()
+    results_page.read_results(tmp_path, page)
+    _, markdown, _, tables, _ = results_page.section("realdata", ROOT / "docs" / "results", page)
+    assert not page.problems, page.problems
+    assert "image classifier" in tables and "caption → image" in tables and "training samples" in tables
     assert (runs / "judges" / "image" / "judge.json").is_file()
-    first = results.read_text()
-    shutil.rmtree(docs)
-    assert run.main(args) == 0                                                  # trained run and judges reused
-    again = [json.loads(line) for line in results.read_text().splitlines()]
-    assert len(again) == len(rows) and results.read_text() == first
+    lines, judge_file = [], runs / "judges" / "audio" / "judge.safetensors"
+    stamp = judge_file.stat().st_mtime_ns
+    spec = next(s for s in run.SPECS if s.name == "vae-fashion")
+    assert run.train(spec, built / "data", runs, 1, [], log=lines.append)["steps"] == 2   # the trained run kept
+    assert lines == [f"vae-fashion: trained already ({runs / 'vae-fashion'})"]
+    judges.get_judges(built / "data" / "fashion-mnist", runs / "judges", small=True, log=lines.append)
+    assert judge_file.stat().st_mtime_ns == stamp                                      # the judges kept
+
+
+def test_a_recorded_row_replaces_its_earlier_row_in_place(tmp_path):
+    path = tmp_path / "realdata.jsonl"
+    direction = lambda run_, value: {"kind": "direction", "run": run_, "direction": "text->image", "value": value}
+    run.replace_rows(path, [{"kind": "judge", "judge": "image classifier", "on": "test"}, direction("a", 0.1)])
+    run.replace_rows(path, [direction("b", 0.3), direction("a", 0.2)])
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r.get("run") for r in rows] == [None, "a", "b"] and rows[1]["value"] == 0.2
+
+
+def test_sound_strip_draws_the_envelope_where_the_sound_is():
+    from realdata.grids import CELL, sound_strip
+
+    audio = judges.modality("audio")
+    t = np.arange(audio.sample_rate * 3) / audio.sample_rate
+    wave = (0.5 * np.sin(2 * np.pi * 440 * t) * (t < 1.5)).astype(np.float32)       # sound, then silence
+    strip = np.asarray(sound_strip(audio.encode([(wave, audio.sample_rate)])[0]))
+    assert strip.shape == (CELL, CELL, 3)
+    height = lambda x: int((strip[CELL * 2 // 3:, x] != 255).any(-1).sum())
+    assert height(CELL // 8) > 10 and height(CELL - CELL // 8) <= 2
