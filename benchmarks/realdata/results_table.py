@@ -8,7 +8,7 @@ docs/results/realdata.md; NAME picks the rows: ``judges``, ``fashion-mnist``, ``
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 TABLES = ("judges", "fashion-mnist", "emoji", "limits", "train-test", "speed")
 ARROWS = {"text": "caption", "audio": "speech", "image": "image"}
@@ -73,7 +73,8 @@ def _train_test(rows):
 def _speed(rows):
     body = [[f"`realdata/{r['run']}`", str(r["threads"]), f"{r['cpu_seconds_per_step']:.3f}",
              f"{r['steps_in_budget']:,}"] for r in rows]
-    return ["preset", "threads", "CPU seconds per step", f"steps in {rows[0]['budget_minutes']} min" if rows else ""], body
+    budget = f"steps in {rows[0]['budget_minutes']} min" if rows else ""
+    return ["preset", "threads", "CPU seconds per step", budget], body
 
 
 KINDS = {"judges": ("judge", _judges), "limits": ("limit", _limits), "train-test": ("limit", _train_test),
