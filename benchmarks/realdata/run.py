@@ -163,7 +163,8 @@ def _shown_path(path: Path | None) -> str | None:
 
 def direction_row(spec: Spec, name: str, entry: dict, info: dict, grid: Path | None, extra: dict) -> dict:
     return {"kind": "direction", "dataset": spec.dataset, "run": spec.name, "model": spec.model, "direction": name,
-            "steps": info["steps"], "wall_minutes": round(info["wall_seconds"] / 60, 1),
+            "steps": info["steps"], "train_minutes": round(info["train_seconds"] / 60, 1),
+            "wall_minutes": round(info["wall_seconds"] / 60, 1),
             "cpu_minutes": round(info["cpu_seconds"] / 60, 1), "threads": info["threads"], "cpu_shared": True,
             "n": entry["n"], "grid": _shown_path(grid),
             "command": info["command"], **extra}

@@ -184,7 +184,8 @@ def load_class_judge(folder: str | Path) -> ClassJudge:
         judge.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
     except RuntimeError as err:
         raise JudgeError(f"the weights in {folder} do not fit its modality config: {err}") from err
-    judge.info = {k: v for k, v in info.items() if k in ("training", "heldout", "key")}
+    judge.info = {k: v for k, v in info.items() if k not in ("format", "modality", "modality_config", "classes",
+                                                           "dropout")}      # what its trainer recorded
     return judge.eval()
 
 
