@@ -15,6 +15,7 @@ mistake, output names that never collide, and the permissions a normal write wou
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -82,12 +83,35 @@ def remove_stale(path: str | Path) -> list[Path]:
     return removed
 
 
+# a write that failed for want of room: the disk or a quota is full, or a file size limit was reached
+NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def room_errno(err: BaseException) -> int | None:
+    """The errno of ``err`` when it says a write found no room (an OSError, or a library's error
+    quoting the OS error, as safetensors' does), else None."""
+    code = err.errno if isinstance(err, OSError) else None
+    if code is None:
+        found = re.search(r"os error (\d+)", str(err))
+        code = int(found.group(1)) if found else None
+    return code if code in NO_ROOM else None
+
+
+def no_room(err: BaseException, path: str | Path) -> OutputError:
+    """The error for a write to ``path`` that failed with ``err`` for want of room."""
+    reason = getattr(err, "strerror", None) or os.strerror(room_errno(err) or errno.ENOSPC)
+    return OutputError(f"could not write {path}: {reason} (the disk or a quota is full, or a file "
+                       f"size limit was reached); nothing was half-written and the file that was there is as "
+                       f"it was: free some space and run the command again (a training run: with --resume)")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
 
-    On an exception the temporary file is removed and ``path`` is left as it was. ``suffix``
-    (default: ``path``'s own) is kept so writers that pick a format by extension still work.
+    On an exception the temporary file is removed and ``path`` is left as it was; a full disk
+    (or a file size limit) becomes an :class:`OutputError` saying so. ``suffix`` (default:
+    ``path``'s own) is kept so writers that pick a format by extension still work.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +122,10 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
         if tmp.exists():
             publish(tmp)
         os.replace(tmp, path)
+    except Exception as err:
+        if room_errno(err) is not None:
+            raise no_room(err, path) from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -95,7 +95,7 @@ class RecordRankSamples(L.Callback):
 
     def on_train_start(self, trainer, pl_module) -> None:
         loader = trainer.train_dataloader
-        order = [int(i) for batch in loader.batch_sampler for i in batch]
+        order = [int(i) for _, _, batch in loader.sampler for i in batch]
         (self.folder / f"rank{trainer.global_rank}.json").write_text(json.dumps(
             {"indices": order, "sampler": type(loader.sampler).__name__}))
 
@@ -116,6 +116,6 @@ def test_a_two_process_ddp_run_gives_each_rank_its_own_part(prepared, tmp_path):
                         default_root_dir=tmp_path)
     trainer.fit(module, datamodule=TensorDataModule(train, None, batch_size=5))
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
-    assert all(r["sampler"] == "DistributedSampler" for r in ranks)
+    assert all(r["sampler"] == "StepOrder" for r in ranks)
     a, b = (set(r["indices"]) for r in ranks)
     assert len(a) == len(b) == 20 and not a & b and a | b == set(range(40))

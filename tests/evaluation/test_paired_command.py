@@ -26,5 +26,7 @@ def test_evaluate_command_on_users_files(tmp_path, tiny_run, tiny_world, capsys)
     assert "R-precision" in printed.out and "epoch 1/1" in printed.err
     again = json.loads((tiny_run / "metrics.json").read_text())["evaluation"]
     assert again["score"] == "r_precision" and again["n"] == 100
-    assert main(args) == 0                                          # cached scorers: no training
+    assert main(args) == 2                                          # the report is not replaced unasked
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(args + ["--overwrite"]) == 0                        # cached scorers: no training
     assert "epoch 1/1" not in capsys.readouterr().err

@@ -49,6 +49,10 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     from synesthesia.errors import SynesthesiaError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:                        # answered without loading the commands (and torch)
+        print(f"synesthesia {_version()}")
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("SYNESTHESIA_DEBUG") == "1"
@@ -66,6 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - the one place that turns a bug into a short report
         if debug:
             raise
+        from synesthesia.io import no_room, room_errno
+
+        if room_errno(err) is not None:                                  # a full disk is not a bug
+            print(f"synesthesia: error: {no_room(err, err.filename or 'a file')}", file=sys.stderr)
+            return USER_ERROR
         print(f"synesthesia: internal error: {type(err).__name__}: {str(err)[:300]} "
               "(run again with --debug for the traceback, and please report it)", file=sys.stderr)
         return BUG

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -27,12 +29,31 @@ def _gallery(run: Path, overwrite: bool = False, summary: dict | None = None) ->
     return write_gallery(pipe, run, summary=summary, overwrite=overwrite)
 
 
+def stopped(err, command: str) -> int:
+    """A loop stopped by SIGTERM (status 0: its state is saved) or SIGINT (130), and how to go on."""
+    print(f"synesthesia: {err.signame}: stopped after step {err.step}; the state is saved in {err.checkpoint}; "
+          f"continue with: {command}", file=sys.stderr)
+    return 0 if err.signame == "SIGTERM" else 130
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from synesthesia.checkpoint import Interrupted
     from synesthesia.runs import read_metrics
     from synesthesia.runs.config import RunConfig, find_config
 
     config = RunConfig.from_yaml(find_config(args.config), args.set)
-    run = _train(config, args.out, args.resume, not args.no_progress)
+    from synesthesia.training.run import _is_rank_zero
+
+    try:
+        run = _train(config, args.out, args.resume, not args.no_progress)
+    except Interrupted as err:
+        if not _is_rank_zero():                   # the other ranks of a DDP run: rank 0 speaks
+            return 0
+        out = shlex.quote(str(args.out))
+        config_file = shlex.quote(str(Path(args.out) / "config.yaml"))
+        return stopped(err, f"synesthesia train {config_file} --out {out} --resume")
+    if not _is_rank_zero():
+        return 0
     metrics = read_metrics(run)["training"]
     print(f"trained {config.family} for {metrics['global_step']} steps in {metrics['train_seconds']:.0f} s; "
           f"run folder: {run}")
@@ -76,9 +97,11 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
 
 
 def cmd_expander(args: argparse.Namespace) -> int:
+    from synesthesia.checkpoint import Interrupted
     from synesthesia.data.pairs import file_pairs, world_pairs
     from synesthesia.models.transformer.expander import ExpanderError
     from synesthesia.runs import load_modalities, read_run, save_expander
+    from synesthesia.runs.folder import expander_checkpoint
     from synesthesia.training.expander import train_expander
 
     config, run = read_run(args.run)
@@ -92,8 +115,15 @@ def cmd_expander(args: argparse.Namespace) -> int:
     else:
         raise ExpanderError(f"{run} was not trained on the world; give --pairs FILE.jsonl with "
                             '{"partial": "...", "caption": "..."} lines')
-    model, summary = train_expander(modalities["text"], partial, complete, steps=args.steps, seed=args.seed,
-                                    log=None if args.quiet else (lambda line: print(line, flush=True)))
+    again = " ".join(shlex.quote(a) for a in ["synesthesia", "expander", str(run), "--steps", str(args.steps),
+                                               "--seed", str(args.seed), "--n-pairs", str(args.n_pairs),
+                                               *(["--pairs", str(args.pairs)] if args.pairs else []), "--resume"])
+    try:
+        model, summary = train_expander(modalities["text"], partial, complete, steps=args.steps, seed=args.seed,
+                                        log=None if args.quiet else (lambda line: print(line, flush=True)),
+                                        checkpoint=expander_checkpoint(run), resume=args.resume, command=again)
+    except Interrupted as err:
+        return stopped(err, again)
     save_expander(run, model, {"trained": summary, "pairs": str(args.pairs) if args.pairs else "world"})
     print(json.dumps(summary))
     print(f"wrote the caption expander into {run}; text conditions are now expanded "
@@ -146,6 +176,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--n-pairs", type=int, default=40000, help="world pairs to draw (default 40000)")
     e.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     e.add_argument("--quiet", action="store_true", help="no progress lines")
+    e.add_argument("--resume", action="store_true",
+                   help="continue from RUN/checkpoints/expander.ckpt (same --steps, --seed and pairs)")
     e.set_defaults(func=cmd_expander)
 
     g = sub.add_parser("gallery", help="write RUN/gallery.html: every direction on test samples",

@@ -135,8 +135,7 @@ def media_policy(modalities) -> dict:
     """How each modality adapts input (recorded with the metrics)."""
     keys = {"image": ("size", "fit", "background"), "video": ("size", "frames", "fit", "background"),
             "audio": ("sample_rate", "seconds", "cut"), "text": ("tokenizer", "max_len", "vocab_size")}
-    plain = lambda v: list(v) if isinstance(v, tuple) else v                    # as JSON keeps it
-    return {m: {k: plain(mod.config().get(k)) for k in keys.get(m, ())} for m, mod in modalities.items()}
+    return {m: {k: mod.config().get(k) for k in keys.get(m, ())} for m, mod in modalities.items()}
 
 def record(run: Path, metrics: dict) -> None:
     """Keep a summary in the run's metrics.json (composed pipelines route by it)."""

@@ -41,6 +41,8 @@ from synesthesia.evaluation.scorer import (
     retrieval_metrics,
 )
 from synesthesia.evaluation.scorer_fit import ScorerBudget, fit_scorer
+from synesthesia.modalities import build_modality
+from synesthesia.world.judges.oracles import default_cache_dir
 
 # the scorer's towers: the run's modalities with narrower networks (the tensors are the same)
 SCORER_WIDTHS = {"image": {"channels": 16, "feature_dim": 128, "residual": False},
@@ -55,8 +57,6 @@ WEAK_SCORER = 0.05                   # held-out R-precision below which a scorer
 def scorer_modality(modality):
     """``modality`` with the narrower networks of :data:`SCORER_WIDTHS` (same codec, same
     tokenizer): a judge that trains in seconds, not minutes."""
-    from synesthesia.modalities import build_modality
-
     config = {**modality.config(), **SCORER_WIDTHS.get(modality.name, {})}
     if modality.name == "text":
         config["backend"] = modality._tok()
@@ -89,8 +89,6 @@ class PairedEvaluation:
                  selection: Selection, seed: int = 0, temperature: float = 1.0,
                  log: Callable[[str], None] = print, cache_dir=None, budget: ScorerBudget | None = None,
                  **options) -> None:
-        from synesthesia.world.judges.oracles import default_cache_dir
-
         self.pipe, self.eval, self.scorer_data, self.data_key = pipe, evaluated, scorer_data, data_key
         self.selection, self.seed, self.temperature, self.log = selection, seed, temperature, log
         self.options = options
@@ -158,8 +156,8 @@ class PairedEvaluation:
         row = {"similarity": float(np.mean([v["similarity"] for v in per_given.values()])),
                "r_precision": float(np.mean([v["r_precision"] for v in per_given.values()])),
                "per_given": per_given, "samples": len(rows)}
-        if len(given) == 1:
-            generated.setdefault(target, (given[0], rows, out))
+        if len(given) == 1 and (target not in generated or given[0] == "image"):   # image -> X first
+            generated[target] = (given[0], rows, out)
         self.log(f"  {direction_name(given, target):28s} R-precision {row['r_precision']:.3f} "
                  f"similarity {row['similarity']:.3f} on {len(rows)} samples ({time.perf_counter() - t0:.1f} s)")
         return row

@@ -18,6 +18,7 @@ member of a WebDataset shard is copied to a temporary file for the codecs.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
+from synesthesia.data.errors import SampleError
+from synesthesia.data.plan import fingerprint, read_text_media
+from synesthesia.data.prepared import CODEC_KEYS, PreparedSource
+from synesthesia.data.readers import open_reader
+from synesthesia.data.readers.base import Media
 from synesthesia.data.store import TensorDataset, compact, expand
 from synesthesia.errors import SynesthesiaError
 from synesthesia.evaluation.generation import EvaluationError
@@ -59,10 +65,6 @@ def read_samples(path: str | Path, format: str | None = None,
     with the split the layout names (None where it names none) and the captions of caption files
     read; and the data's fingerprint. A sample the layout describes badly is kept with its
     ``error`` (it is counted as unreadable, never fatal alone)."""
-    from synesthesia.data.errors import SampleError
-    from synesthesia.data.plan import fingerprint, read_text_media
-    from synesthesia.data.readers import open_reader
-
     reader = open_reader(path, format, options)
     described = list(reader.samples())
     if not described:
@@ -140,8 +142,6 @@ def _raw(sample: Sample, modality: str) -> Any:
 def _materialise(value: Any, folder: Path, k: int) -> Any:
     """A reader's ``Media`` -> a path the codecs read (a tar member copied into ``folder``); any
     other value as it is. A bad reference is a ModalityError (counted by the caller)."""
-    from synesthesia.data.readers.base import Media
-
     if not isinstance(value, Media):
         return value
     if value.error:
@@ -225,10 +225,6 @@ def prepared_samples(path: str | Path, modalities: Mapping[str, Modality],
     """Evaluated and scorer samples of a prepared folder (``synesthesia data prepare``): its test
     (else val) split and its train split, read from the shards as stored. The run must read
     what the folder holds: the same codec settings and the same tokenizer."""
-    import json
-
-    from synesthesia.data.prepared import CODEC_KEYS, PreparedSource
-
     source = PreparedSource(path)
     for m, modality in modalities.items():
         stored = source.manifest["modalities"].get(m)

@@ -121,9 +121,11 @@ class Modality(ABC):
 
     # -- persistence -----------------------------------------------------------------------
     def config(self) -> dict:
-        """Plain-data settings that rebuild this modality with ``type(self)(**config)``."""
-        return {f.name: getattr(self, self.option_attributes.get(f.name, f.name))
-                for f in dataclasses.fields(self.Config)}
+        """Plain-data settings that rebuild this modality with ``type(self)(**config)`` (as JSON and
+        YAML keep them: tuples are lists)."""
+        values = {f.name: getattr(self, self.option_attributes.get(f.name, f.name))
+                  for f in dataclasses.fields(self.Config)}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
     def save_assets(self, folder: Path) -> None:
         """Write extra files the modality needs (e.g. a tokenizer) into a run folder."""

@@ -258,7 +258,10 @@ class TextModality(Modality):
             ids = enc.ids
             unknown = [text[a:b] for tid, (a, b) in zip(ids, enc.offsets) if tid == UNK]
             if unknown:
-                raise ModalityError(f"word(s) {', '.join(shown(w, 30) for w in dict.fromkeys(unknown))} in "
+                words = list(dict.fromkeys(unknown))
+                named = ", ".join(shown(w, 24) for w in words[:5])
+                named += f" and {len(words) - 5} more" if len(words) > 5 else ""
+                raise ModalityError(f"word(s) {named} in "
                                     f"{shown(text)} are not in this model's vocabulary of "
                                     f"{self.vocab_size - len(SPECIAL_TOKENS)} words; rephrase with "
                                     "known words (see assets/tokenizer.json in the run folder)")
@@ -268,7 +271,7 @@ class TextModality(Modality):
                 ids = ids[:self.max_len - 1]
             elif len(ids) > self.max_len - 1:
                 raise ModalityError(f"{shown(text)} has {len(ids)} tokens; this model reads at most "
-                                    f"{self.max_len - 1} (text max_len {self.max_len}); shown it")
+                                    f"{self.max_len - 1} (text max_len {self.max_len}); shorten it")
             out[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
             out[i, len(ids)] = EOS
         return out

@@ -12,6 +12,7 @@ width).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -116,8 +117,6 @@ class VideoModality(Modality):
         paths = [i for i, r in enumerate(raws) if isinstance(r, (str, Path))]
         if len(paths) < 2:
             return list(raws)
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(min(READ_THREADS, len(paths))) as pool:
             futures = {i: pool.submit(read_video, raws[i], None, 2 * self.size) for i in paths}
         return [futures[i].result() if i in futures else r for i, r in enumerate(raws)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import struct
 import warnings
 from pathlib import Path
 
@@ -127,8 +128,8 @@ def _gif_frames(path: Path, found: str | None, frames: int | None) -> np.ndarray
             for k in (range(total) if frames is None else even_indices(total, frames)):
                 img.seek(int(k))
                 out.append(np.asarray(img.convert("RGB")))
-        except (OSError, ValueError, SyntaxError, EOFError) as err:
-            raise unreadable(path, "video", found, err) from None
+        except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error) as err:
+            raise unreadable(path, "video", found, err) from None     # a GIF cut short ends in either
     return np.stack(out)
 
 

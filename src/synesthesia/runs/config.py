@@ -8,19 +8,21 @@ prints a config with the meaning of every field.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from synesthesia.config import ConfigError, Section, apply_overrides, load_yaml, nearest
 from synesthesia.data.config import DataConfig
+from synesthesia.errors import shown
 from synesthesia.limits import Limits
 from synesthesia.modalities import MODALITY_CLASSES, modality_class
 from synesthesia.models.registry import FAMILIES, model_config_class
 
 PRESETS = Path(__file__).resolve().parents[1] / "configs"     # the YAML presets shipped with the package
 SCHEDULES = ("cosine", "constant")             # learning-rate schedules (see training.callbacks)
-PRECISIONS = ("32-true", "32", "bf16-mixed", "bf16-true", "16-mixed", "64-true")
+PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "bf16-true", "16-mixed", "64-true")
 SEED_LIMIT = 2 ** 32
 
 
@@ -35,8 +37,9 @@ class TrainConfig(Section):
     max_steps: int = -1                # stop after this many optimiser steps (-1: no step limit)
     max_epochs: int = 20               # stop after this many passes over the training data
     max_minutes: float | None = None   # stop after this much wall-clock time (null: none; results then depend on the machine)
-    precision: str = "32-true"         # arithmetic: 32-true, bf16-mixed (about twice as fast on CPUs with bf16), ...
+    precision: str = "auto"            # auto (bf16-mixed where the processor has native bf16, else 32-true), 32-true, bf16-mixed, ...
     gradient_clip: float | None = 5.0  # clip the gradient norm to this (null: no clipping)
+    max_loss: float | None = None      # stop when a training loss exceeds this: divergence (null: no limit)
     seed: int = 0                      # seed of weights, data order and sampling
     accelerator: str = "cpu"           # Lightning accelerator: cpu, gpu, auto
     devices: Any = 1                   # Lightning devices: a count or a list of ids
@@ -64,6 +67,8 @@ class TrainConfig(Section):
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         if self.gradient_clip is not None and self.gradient_clip <= 0:
             raise ConfigError(f"train.gradient_clip must be positive (or null), got {self.gradient_clip}")
+        if self.max_loss is not None and not math.isfinite(self.max_loss):
+            raise ConfigError(f"train.max_loss must be a finite number (or null), got {self.max_loss}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"train.threads must be at least 1 (or null), got {self.threads}")
         if not 0 <= self.seed < SEED_LIMIT:
@@ -91,6 +96,9 @@ class RunConfig(Section):
             raise ConfigError(f"unknown model family {self.family!r}{nearest(self.family, list(FAMILIES))}; "
                               f"choose from {', '.join(FAMILIES)}")
         raw = self.model.to_dict() if isinstance(self.model, Section) else (self.model or {})
+        for name, value in (("model", raw), ("modalities", self.modalities or {})):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{name} must be a mapping of keys to values; got {shown(value)}")
         self.model = model_config_class(self.family, raw).from_dict(raw, "model")
         sections = {}
         for name, options in (self.modalities or {}).items():

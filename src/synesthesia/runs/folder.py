@@ -61,8 +61,15 @@ def save_modalities(modalities: Mapping[str, Modality], run: Path) -> dict[str, 
 
 def load_modalities(config: RunConfig, run: Path) -> dict[str, Modality]:
     modalities = build_modalities({n: c.to_dict() for n, c in config.modalities.items()})
-    for m in modalities.values():
-        m.load_assets(Path(run) / ASSETS)
+    for name, m in modalities.items():
+        try:
+            m.load_assets(Path(run) / ASSETS)
+        except SynesthesiaError:
+            raise
+        except Exception as err:
+            raise RunError(f"{Path(run) / ASSETS} holds a file the {name} modality cannot read "
+                           f"({type(err).__name__}: {str(err)[:100]}); the run folder is damaged: restore it "
+                           "or train again") from None
     return modalities
 
 
@@ -201,6 +208,11 @@ def read_part(run: str | Path, name: str) -> tuple[dict, dict[str, torch.Tensor]
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise RunError(f"{info} is not valid JSON; train the part again") from None
     return meta, read_weights(weights)
+
+
+def expander_checkpoint(run: str | Path) -> Path:
+    """Where the caption expander's training keeps its resumable state."""
+    return Path(run) / "checkpoints" / "expander.ckpt"
 
 
 def save_expander(run: str | Path, model: CaptionExpander, info: dict) -> Path:

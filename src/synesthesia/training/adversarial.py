@@ -25,7 +25,7 @@ from synesthesia.config import ConfigError
 from synesthesia.runs.config import TrainConfig
 from synesthesia.data.batch import MultimodalBatch
 from synesthesia.models.collapse import CollapseMonitor
-from synesthesia.training.module import NonFiniteLossError, _flat_scalars
+from synesthesia.training.module import _flat_scalars, check_loss
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +85,9 @@ class AdversarialModule(L.LightningModule):
         return [opt_g, opt_d]
 
     # -- training ------------------------------------------------------------------------------
-    def _check(self, loss: torch.Tensor, player: str) -> None:
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"the {player}'s loss became {loss.item()} at step {self.global_step}: lower train.lr, "
-                "keep model.spectral_norm on, or train in 32-true precision; resume from the last "
-                "checkpoint with --resume")
+    def _check(self, out: dict, player: str) -> None:
+        check_loss(out, f"the {player}'s loss", self.global_step, self.train_cfg.max_loss,
+                   "lower train.lr, keep model.spectral_norm on, or train in 32-true precision")
 
     def training_step(self, batch: MultimodalBatch, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
@@ -99,14 +96,14 @@ class AdversarialModule(L.LightningModule):
         if not draw.fake:                                 # no row of this batch has a target
             return
         d_out = self.model.discriminator_loss(batch.data, batch.masks, draw)
-        self._check(d_out["loss"], "discriminator")
+        self._check(d_out, "discriminator")
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d_out["loss"])
         opt_d.step()
 
         self.toggle_optimizer(opt_g)                      # freezes the discriminator's parameters
         g_out = self.model.generator_loss(batch.data, batch.masks, draw)
-        self._check(g_out["loss"], "generator")
+        self._check(g_out, "generator")
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_out["loss"])
         opt_g.step()
@@ -137,6 +134,15 @@ class AdversarialModule(L.LightningModule):
                            "model.mode_seeking_weight, a lower train.lr, or resume an earlier checkpoint")
                 warnings.warn(message, ModeCollapseWarning, stacklevel=2)
                 log.warning(message)
+
+    # -- resume: the collapse monitors go on from their saved best values ----------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["collapse_monitors"] = {t: [m.best, m.seen, m.alarmed] for t, m in self.monitors.items()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        for target, (best, seen, alarmed) in (checkpoint.get("collapse_monitors") or {}).items():
+            monitor = self.monitors.setdefault(target, CollapseMonitor(self.collapse_fraction))
+            monitor.best, monitor.seen, monitor.alarmed = float(best), int(seen), bool(alarmed)
 
     # -- validation ----------------------------------------------------------------------------
     def validation_step(self, batch: MultimodalBatch, batch_idx: int) -> None:

@@ -107,6 +107,8 @@ class CosineSchedule(L.Callback):
         self._resumed: float | None = None         # the saved factor, until the first batch
         self._segment: tuple[float, float] | None = None     # (start progress, peak factor)
         self._rewarm: tuple[int, float] | None = None         # restart: (resume step, saved factor)
+        self._budget: float | None = None                     # the run's budget in steps (saved)
+        self._saved_budget: float | None = None               # the budget of the run resumed
 
     def factor(self, step: int, progress: float) -> float:
         warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
@@ -135,6 +137,12 @@ class CosineSchedule(L.Callback):
         return f
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._budget = float(trainer.estimated_stepping_batches)
+        if self._resumed is not None:
+            if self.restart is None and self._saved_budget == self._budget:
+                self._resumed = None             # the same budget: go on along the same curve
+            else:
+                self._segment = self._rewarm = None
         f = self.current = self.applied_factor(trainer.global_step, budget_progress(trainer))
         for opt in trainer.optimizers:
             for group in opt.param_groups:
@@ -142,11 +150,19 @@ class CosineSchedule(L.Callback):
                 group["lr"] = group["base_lr"] * f
 
     def state_dict(self) -> dict:
-        return {} if self.current is None else {"factor": self.current}
+        if self.current is None:
+            return {}
+        return {"factor": self.current, "budget": self._budget,
+                "segment": list(self._segment) if self._segment else None,
+                "rewarm": list(self._rewarm) if self._rewarm else None}
 
     def load_state_dict(self, state_dict: dict) -> None:
         if "factor" in state_dict:
             self._resumed = float(state_dict["factor"])
+            self._saved_budget = state_dict.get("budget")
+            segment, rewarm = state_dict.get("segment"), state_dict.get("rewarm")
+            self._segment = tuple(segment) if segment else None
+            self._rewarm = (int(rewarm[0]), float(rewarm[1])) if rewarm else None
 
 class StepProgress(TQDMProgressBar):
     """One bar over the run's optimiser steps (not one per epoch), so its time left is the

@@ -3,12 +3,13 @@ on (partial, complete) caption pairs with the small shared loop (:func:`synesthe
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
 
 from synesthesia.errors import SynesthesiaError
-from synesthesia.loop import fit
+from synesthesia.loop import Resumable, fit
 from synesthesia.modalities.text import TextModality
 from synesthesia.models.transformer.expander import CaptionExpander, ExpanderConfig, ExpanderError
 
@@ -16,11 +17,17 @@ from synesthesia.models.transformer.expander import CaptionExpander, ExpanderCon
 def train_expander(text: TextModality, partial: Sequence[str], complete: Sequence[str],
                    steps: int = 2000, batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
                    config: ExpanderConfig | None = None,
-                   log: Callable[[str], None] | None = None) -> tuple[CaptionExpander, dict]:
+                   log: Callable[[str], None] | None = None, checkpoint: Path | None = None,
+                   resume: bool = False, command: str = "", every: int = 200) -> tuple[CaptionExpander, dict]:
     """Fit a :class:`CaptionExpander` on the pairs for ``steps`` updates (AdamW, linear warm-up
     then cosine decay). Returns the model and a summary: steps, seconds, loss and token accuracy on
     a tenth of the pairs held out, and the share of held-out complete captions that greedy
-    expansion returns unchanged."""
+    expansion returns unchanged.
+
+    Every ``every`` steps a progress line goes to ``log``. With ``checkpoint`` the state is saved
+    every ``every`` steps and on SIGTERM/SIGINT (then
+    :class:`~synesthesia.checkpoint.Interrupted` is raised; ``command`` is how to resume), and
+    ``resume`` continues from it exactly."""
     if len(partial) != len(complete):
         raise ExpanderError(f"{len(partial)} partial captions but {len(complete)} complete ones")
     if steps < 1:
@@ -47,7 +54,8 @@ def train_expander(text: TextModality, partial: Sequence[str], complete: Sequenc
 
     model.train()
     summary = fit(model.parameters(), loss, len(src), steps, batch_size, lr, "warmup-cosine", warmup=100,
-                  weight_decay=0.01, betas=(0.9, 0.98), clip=1.0, seed=seed, every=200, on_every=report)
+                  weight_decay=0.01, betas=(0.9, 0.98), clip=1.0, seed=seed, every=every, on_every=report,
+                  state=None if checkpoint is None else Resumable(Path(checkpoint), model, every, resume, command))
     model.eval()
     with torch.no_grad():
         val_loss, val_acc = model.loss(val_src, val_dst)

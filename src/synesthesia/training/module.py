@@ -12,10 +12,30 @@ from synesthesia.runs.config import TrainConfig
 from synesthesia.data.batch import MultimodalBatch
 from synesthesia.data.store import TensorDataset
 from synesthesia.errors import SynesthesiaError
+from synesthesia.training.resume import training_loader
 import importlib
 
 class NonFiniteLossError(SynesthesiaError, RuntimeError):
-    """Training produced NaN or Inf; the message says where and what to try."""
+    """Training produced NaN or Inf, or a loss above ``train.max_loss``; the message says at
+    which step, in which part of the loss, and what to try."""
+
+
+def check_loss(out: dict, where: str, step: int, max_loss: float | None, advice: str) -> None:
+    """Stop training when the loss of ``out`` is NaN/Inf (naming the parts that are) or, with
+    ``max_loss``, larger than that (divergence); the last checkpoint stays as it was."""
+    loss = out["loss"]
+    resume = "; the last checkpoint is kept: resume from it with --resume"
+    if not torch.isfinite(loss).all():
+        parts = [k for k, v in _flat_scalars(out).items() if k != "loss" and not torch.isfinite(v).all()]
+        named = f" (non-finite parts: {', '.join(parts[:6])})" if parts else ""
+        raise NonFiniteLossError(f"{where} became {float(loss.detach().float().mean())} at step {step}{named}: "
+                                 f"{advice}{resume}")
+    if max_loss is not None and float(loss.detach()) > max_loss:
+        parts = sorted(((float(v.detach().float().mean()), k) for k, v in _flat_scalars(out).items()
+                        if k != "loss"), reverse=True)
+        largest = f" (largest parts: {', '.join(f'{k} {v:.4g}' for v, k in parts[:3])})" if parts else ""
+        raise NonFiniteLossError(f"{where} reached {float(loss.detach()):.6g} at step {step}, above train.max_loss "
+                                 f"{max_loss:g}: training diverged{largest}; {advice}{resume}")
 
 class GenerativeModule(L.LightningModule):
     """Trains any model whose ``forward(data, masks)`` returns ``{"loss": scalar, ...}``."""
@@ -28,12 +48,8 @@ class GenerativeModule(L.LightningModule):
     def _step(self, batch: MultimodalBatch, prefix: str) -> torch.Tensor:
         out = self.model(batch.data, batch.masks)
         loss = out["loss"]
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"{prefix} loss became {loss.item()} at step {self.global_step}: lower train.lr, "
-                "set train.gradient_clip, or train in 32-true precision; resume from the last "
-                "checkpoint with --resume"
-            )
+        check_loss(out, f"the {prefix} loss", self.global_step, self.train_cfg.max_loss if prefix == "train" else None,
+                   "lower train.lr, set train.gradient_clip, or train in 32-true precision")
         logs = {f"{prefix}/{k}": v.detach().float().mean() for k, v in _flat_scalars(out).items()}
         self.log_dict(logs, prog_bar=False, on_step=prefix == "train", on_epoch=prefix != "train",
                       batch_size=len(batch), sync_dist=prefix != "train")
@@ -83,25 +99,26 @@ class _Gather:
         return self.dataset[indices]
 
 class TensorDataModule(L.LightningDataModule):
-    """Train/val loaders over :class:`TensorDataset`s; Lightning adds a DistributedSampler
-    under DDP."""
+    """Train/val loaders over :class:`TensorDataset`s. Training batches come in the resumable
+    order of :func:`~synesthesia.training.resume.training_loader` (each rank its own part under
+    DDP); validation batches in order."""
 
     def __init__(self, train: TensorDataset, val: TensorDataset | None, batch_size: int,
-                 num_workers: int = 0) -> None:
+                 num_workers: int = 0, seed: int = 0) -> None:
         super().__init__()
         self.train_set, self.val_set = train, val
-        self.batch_size, self.num_workers = batch_size, num_workers
-
-    def _loader(self, ds: TensorDataset, shuffle: bool) -> DataLoader:
-        return DataLoader(_Indices(len(ds)), batch_size=min(self.batch_size, len(ds)), shuffle=shuffle,
-                          drop_last=shuffle, collate_fn=_Gather(ds), num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0)
+        self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, True)
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        return training_loader(self.train_set, self.batch_size, self.seed, rank, world, self.num_workers)
 
     def val_dataloader(self):
-        return [] if self.val_set is None else self._loader(self.val_set, False)
+        if self.val_set is None:
+            return []
+        return DataLoader(_Indices(len(self.val_set)), batch_size=min(self.batch_size, len(self.val_set)),
+                          shuffle=False, collate_fn=_Gather(self.val_set), num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0)
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         return batch.to(device) if isinstance(batch, MultimodalBatch) else batch

@@ -188,8 +188,8 @@ class WorldConfig(Section):
 
     @classmethod
     def from_dict(cls, d: Mapping | None, where: str = "data.world") -> "WorldConfig":
-        if isinstance(d, cls):
-            return d
+        if isinstance(d, cls) or (d is not None and not isinstance(d, Mapping)):
+            return super().from_dict(d, where)           # a WorldConfig, or refused as not a mapping
         d = dict(d or {})
         if isinstance(d.get("holdout"), str):
             d["holdout"] = [d["holdout"]]

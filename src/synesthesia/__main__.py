@@ -1,0 +1,5 @@
+"""``python -m synesthesia``: the same command as ``synesthesia``."""
+
+from synesthesia.cli import main
+
+raise SystemExit(main())
