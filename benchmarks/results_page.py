@@ -27,7 +27,7 @@ from synesthesia.io import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = ("quickstart", "leaderboard", "models", "free-diversity", "tokenizer-ceiling", "mcmc", "latent-prior", "cycle",
-         "evaluation-time", "oracles", "train-speed", "world-speed", "gan-speed", "transformer-speed")
+         "evaluation-time", "oracles", "realdata", "train-speed", "shared-cpu", "world-speed", "gan-speed", "transformer-speed")
 SHORT = {"shape": "S", "size": "Z", "colour": "C", "position": "P", "background": "B", "motion": "M"}
 FUSIONS = {"mopoe": "MoPoE", "moe": "MoE", "poe": "PoE"}
 PLACEHOLDER = re.compile(r"^\{\{table(?: ([\w,-]+))?\}\}\s*$")
@@ -291,6 +291,15 @@ def render_latent_prior(rows, name, page):
     return table(header, body) + [""] + commands
 
 
+def render_realdata(rows, name, page):
+    from realdata.results_table import UnknownTable, render
+
+    try:
+        return render(rows, name, page, with_commands)
+    except UnknownTable as e:
+        raise TableError(str(e)) from None
+
+
 def render_generic(rows, name, page):
     keys = list(dict.fromkeys(k for r in rows for k, v in r.items()
                               if k != "command" and not isinstance(v, (dict, list))))
@@ -304,8 +313,9 @@ RENDERERS: dict[str, Callable] = {
     "cycle": render_cycle, "evaluation-time": render_evaluation_time, "oracles": render_oracles,
     "train-speed": render_train_speed, "world-speed": render_world_speed, "gan-speed": render_gan_speed,
     "transformer-speed": render_transformer_speed, "latent-prior": render_latent_prior,
+    "realdata": render_realdata,
 }
-FILTERING = {"leaderboard", "mcmc"}           # renderers that pick rows, and mark what they show
+FILTERING = {"leaderboard", "mcmc", "realdata"}           # renderers that pick rows, and mark what they show
 
 
 # -- reading ------------------------------------------------------------------------------------
