@@ -17,6 +17,7 @@ quickstart: setup
 	$(BIN)/synesthesia quickstart
 
 test: setup
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -164,7 +164,7 @@ def child_train(folder: str, mode: str, steps: int, workers: int, batch: int, mo
     ds = source.dataset("train", None, mods)
     if mode == "memory":                                   # the same arrays, read whole into memory
         shards = [Path(folder) / s["path"] for s in source.manifest["splits"]["train"]["shards"]]
-        load = lambda name: np.concatenate([np.load(f / name) for f in shards])  # noqa: E731
+        load = lambda name: np.concatenate([np.load(f / name) for f in shards])
         ds = in_memory({m: load(f"{m}.npy") for m in ("image", "text")},
                        {m: load(f"{m}_present.npy") for m in ("image", "text")}, load("text_count.npy"),
                        [[]] * len(ds))

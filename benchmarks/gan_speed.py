@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def time_updates(overrides: list[str], modalities: str, batch: int, steps: int) -> tuple[float, int]:
     import torch
 
-    from synesthesia.runs.config import RunConfig
     from synesthesia.data.sources import open_source
     from synesthesia.models.registry import build_model
+    from synesthesia.runs.config import RunConfig
     from synesthesia.training.adversarial import plain_update
     from synesthesia.training.run import resolve_modalities
 

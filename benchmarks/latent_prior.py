@@ -123,7 +123,7 @@ def main() -> None:
     from synesthesia.pipeline import load
     from synesthesia.runs import load_flow_prior, read_metrics
 
-    log = lambda s: print(s, file=sys.stderr, flush=True)                          # noqa: E731
+    log = lambda s: print(s, file=sys.stderr, flush=True)
     pipe = load(args.run)
     flow = load_flow_prior(args.run)
     if flow is None:

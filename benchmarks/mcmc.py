@@ -63,8 +63,8 @@ def directions(pipe, world, n: int, complete: bool = False) -> dict:
 
 
 def score(pipe, oracle, given, truth, **options) -> tuple[dict, float, dict | None]:
-    from synesthesia.world.judges.coherence import coherence
     from synesthesia.evaluation.generation import generate_tensors
+    from synesthesia.world.judges.coherence import coherence
 
     t0 = time.perf_counter()
     images = generate_tensors(pipe, given, "image", seed=0, **options)
@@ -83,10 +83,9 @@ def read_back(pipe, oracle, given, truth, n: int = 300, **options) -> dict:
     """Decode the image and the caption from the same z (ancestral, or the MCMC of ``options``)
     for the first ``n`` inputs, and score both: where the caption is read back right and the
     image is not, the model's decoders disagree at that z and no sampler of its posterior helps."""
+    from synesthesia.sampling.latent import mcmc_latents
     from synesthesia.world.judges.coherence import coherence
     from synesthesia.world.parser import parse_captions
-
-    from synesthesia.sampling.latent import mcmc_latents
 
     model, g = pipe.model, torch.Generator().manual_seed(0)
     sub = {m: x[:n] for m, x in given.items()}

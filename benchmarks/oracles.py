@@ -20,8 +20,8 @@ from dataclasses import replace
 
 import torch
 
-from synesthesia.world.judges.oracles import DEFAULT_TRAINING, get_oracle
 from synesthesia.world import WorldConfig
+from synesthesia.world.judges.oracles import DEFAULT_TRAINING, get_oracle
 
 SETUPS = {
     "image32": ("image", dict(image_size=32)),

@@ -123,8 +123,8 @@ def main() -> None:
     if args.resume and (args.out is None or not (args.out / "config.yaml").is_file()):
         ap.error("--resume needs --out RUN, a run folder with a config.yaml (train it first without --resume)")
 
-    from synesthesia.runs.config import RunConfig
     from synesthesia.evaluation.evaluate import evaluate
+    from synesthesia.runs.config import RunConfig
     from synesthesia.training.run import train
 
     if args.resume:                                       # the run's own config, a new total budget

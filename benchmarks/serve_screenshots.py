@@ -18,8 +18,8 @@ from synesthesia.serve import uidriver
 
 
 def world_files(run: Path, folder: Path) -> dict:
-    from synesthesia.runs import RunConfig
     from synesthesia.modalities.files import write_png, write_wav
+    from synesthesia.runs import RunConfig
     from synesthesia.world import WorldConfig
     from synesthesia.world.world import ShapesWorld
 

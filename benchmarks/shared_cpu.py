@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
+import torch
 
-from train_speed import build  # noqa: E402
+from train_speed import build
 
 
 def profile_steps(model, opt, data, args) -> None:

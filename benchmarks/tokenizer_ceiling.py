@@ -28,10 +28,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from synesthesia.data.sources import WorldSource
-    from synesthesia.world.judges.coherence import coherence
-    from synesthesia.world.judges.oracles import get_oracle
     from synesthesia.models.transformer.tokenizer import VisualTokenizer
     from synesthesia.pipeline import load
+    from synesthesia.world.judges.coherence import coherence
+    from synesthesia.world.judges.oracles import get_oracle
 
     t0 = time.perf_counter()
     pipe = load(args.run)

@@ -40,9 +40,9 @@ def matmul_gflops(n: int = 2048, seconds: float = 3.0, dtype=torch.float32) -> f
 
 
 def build(fusion: str, modalities: list[str], batch: int):
-    from synesthesia.runs.config import RunConfig
     from synesthesia.data.sources import open_source
     from synesthesia.models.registry import build_model
+    from synesthesia.runs.config import RunConfig
     from synesthesia.training.run import resolve_modalities
 
     cfg = RunConfig.from_dict({

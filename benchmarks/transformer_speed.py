@@ -33,8 +33,8 @@ def _modalities(config):
 
 def from_preset(name: str):
     """A model with random weights at a preset's sizes, its modalities and world."""
-    from synesthesia.runs.config import RunConfig
     from synesthesia.models.registry import build_model
+    from synesthesia.runs.config import RunConfig
 
     config = RunConfig.from_yaml(ROOT / "configs" / "transformer" / f"{name}.yaml", ["data.n_train=2000"])
     mods = _modalities(config)

@@ -13,6 +13,7 @@ from synesthesia.reports.cycle_page import write_cycle
 @pytest.fixture(scope="module")
 def second_run(tmp_path_factory, tiny_run):
     from tests.conftest import tiny_run_config
+
     from synesthesia.training.run import train
 
     cfg = tiny_run_config(max_steps=2)

@@ -9,8 +9,16 @@ import sys
 import pytest
 
 from synesthesia.errors import OutputError
-from synesthesia.io import (atomic_dir, atomic_path, check_out_folder, claim_numbered, protected_kind,
-                            remove_stale, write_into, write_text_atomic)
+from synesthesia.io import (
+    atomic_dir,
+    atomic_path,
+    check_out_folder,
+    claim_numbered,
+    protected_kind,
+    remove_stale,
+    write_into,
+    write_text_atomic,
+)
 
 
 def _mode(path) -> int:

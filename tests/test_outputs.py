@@ -2,7 +2,6 @@
 folder holding someone's file, and at a dataset, refuses or writes beside what is there."""
 
 import os
-import resource
 import subprocess
 import sys
 

@@ -3,8 +3,8 @@ import pytest
 from PIL import Image
 
 import synesthesia as syn
-from synesthesia.modalities import InputAdjusted, ModalityError
 from synesthesia.errors import SynesthesiaError
+from synesthesia.modalities import InputAdjusted, ModalityError
 from synesthesia.pipeline import Pipeline, PipelineError
 
 

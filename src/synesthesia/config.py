@@ -24,8 +24,9 @@ import textwrap
 import tokenize
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -47,7 +48,7 @@ def nearest(name: str, known: Sequence[str]) -> str:
 
 
 # -- field meanings -----------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def field_docs(cls: type) -> dict[str, str]:
     """``{field: comment}`` from the comments written beside a dataclass's fields (and its bases')."""
     docs: dict[str, str] = {}

@@ -20,8 +20,8 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from synesthesia.errors import OutputError
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from synesthesia.config import ConfigError, Section
 from synesthesia.errors import SynesthesiaError

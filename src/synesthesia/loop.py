@@ -13,14 +13,21 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import torch
 
-from synesthesia.checkpoint import (CheckpointError, Interrupted, StopSignals, load_nested, random_state,
-                                    save_nested, set_random_state)
+from synesthesia.checkpoint import (
+    CheckpointError,
+    Interrupted,
+    StopSignals,
+    load_nested,
+    random_state,
+    save_nested,
+    set_random_state,
+)
 from synesthesia.errors import SynesthesiaError
 
 SCHEDULES = ("one-cycle", "warmup-cosine", "constant")

@@ -5,13 +5,13 @@ budget, and tar members of WebDataset shards read through temporary files."""
 import warnings
 
 import pytest
-
-from synesthesia.runs.config import RunConfig
-from synesthesia.evaluation.evaluate import evaluate
-from synesthesia.evaluation.scorer_fit import ScorerBudget
-from synesthesia.training.run import train
 from tests.conftest import TINY_MODALITIES
 from tests.data import layouts
+
+from synesthesia.evaluation.evaluate import evaluate
+from synesthesia.evaluation.scorer_fit import ScorerBudget
+from synesthesia.runs.config import RunConfig
+from synesthesia.training.run import train
 
 TINY = ScorerBudget(max_epochs=1, batch_size=4, min_heldout=4)
 

@@ -11,9 +11,15 @@ from synesthesia.data.batch import MultimodalBatch
 from synesthesia.data.sources import WorldSource
 from synesthesia.data.store import TensorDataset
 from synesthesia.errors import SynesthesiaError
-from synesthesia.evaluation.scorer import (ContrastiveScorer, ScorerError, expected_hits,
-                                           get_scorer, load_scorer, retrieval_metrics,
-                                           train_scorer)
+from synesthesia.evaluation.scorer import (
+    ContrastiveScorer,
+    ScorerError,
+    expected_hits,
+    get_scorer,
+    load_scorer,
+    retrieval_metrics,
+    train_scorer,
+)
 
 POOL = 100
 BUDGET = dict(steps=200, batch_size=64, lr=3e-3, embed_dim=32)

@@ -8,11 +8,11 @@ import torch
 from torch import nn
 
 from synesthesia.evaluation.evaluate import evaluate
-from synesthesia.world.judges.oracles import OracleTraining, get_oracle
 from synesthesia.modalities import build_modality
 from synesthesia.modalities.text import TextModality
 from synesthesia.pipeline import Pipeline
 from synesthesia.world import WorldConfig
+from synesthesia.world.judges.oracles import OracleTraining, get_oracle
 from synesthesia.world.world import ShapesWorld
 
 TINY = OracleTraining(n_train=1536, epochs=2, n_test=500)

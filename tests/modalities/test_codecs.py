@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
-
-from synesthesia.config import ConfigError
 import torch
 from PIL import Image
 
+from synesthesia.config import ConfigError
 from synesthesia.modalities import InputAdjusted, ModalityError, build_modality
 from synesthesia.modalities.text import EOS, PAD, UNK, TextModality
 from synesthesia.world import WorldConfig

@@ -11,7 +11,6 @@ import soundfile as sf
 from PIL import Image
 
 from synesthesia.config import ConfigError
-from synesthesia.runs.config import RunConfig
 from synesthesia.errors import SynesthesiaError
 from synesthesia.limits import (
     LimitError,
@@ -24,6 +23,7 @@ from synesthesia.limits import (
 from synesthesia.modalities import ModalityError, build_modality
 from synesthesia.modalities.files import write_mp4, write_wav
 from synesthesia.modalities.text import TextModality
+from synesthesia.runs.config import RunConfig
 
 
 def png_header(w, h):

@@ -4,6 +4,7 @@ the loss, generation, and decoding back to strings; a run trained on users' file
 import numpy as np
 import pytest
 import torch
+from tests.conftest import TINY_MODALITIES, TINY_WORLD
 
 from synesthesia.data.sources import WorldSource
 from synesthesia.modalities import build_modality
@@ -18,9 +19,8 @@ from synesthesia.models.transformer import (
     CaptionerConfig,
 )
 from synesthesia.models.transformer.expander import CaptionExpander, ExpanderConfig
-from synesthesia.training.expander import train_expander
 from synesthesia.training.adversarial import plain_update
-from tests.conftest import TINY_MODALITIES, TINY_WORLD
+from synesthesia.training.expander import train_expander
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +146,8 @@ def test_autoregressive_generator_on_bpe_text(bpe_modalities, bpe_data, tmp_path
 
 
 def test_a_run_on_users_files_trains_bpe_and_reads_any_caption(tmp_path):
-    from synesthesia.runs.config import RunConfig
     from synesthesia.pipeline import load
+    from synesthesia.runs.config import RunConfig
     from synesthesia.training.run import train
     from synesthesia.world import WorldConfig
     from synesthesia.world.cache import write_cache

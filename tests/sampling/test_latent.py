@@ -8,8 +8,7 @@ from synesthesia.models.gaussian import diagonal_mixture_log_prob, gaussian_log_
 from synesthesia.models.joint_vae import JointVAE, JointVAEConfig
 from synesthesia.sampling import SamplingError
 from synesthesia.sampling.densities import AggregatePosterior, GaussianMixture, density_from_state
-from synesthesia.sampling.latent import (LatentModel, conditional_latents, log_joint, mcmc_latents,
-                                         resampled_latents)
+from synesthesia.sampling.latent import LatentModel, conditional_latents, log_joint, mcmc_latents, resampled_latents
 
 
 def _trained(tiny_modalities, tiny_data, fusion="mopoe", steps=10):

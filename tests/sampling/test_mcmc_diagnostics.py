@@ -4,9 +4,15 @@ import torch
 
 from synesthesia.sampling import MALA, build_sampler, run_chains
 from synesthesia.sampling.adaptation import DualAveraging
-from synesthesia.sampling.diagnostics import (autocovariance, effective_sample_size,
-                                              integrated_autocorrelation_time, rank_normalize,
-                                              rank_split_rhat, split_chains, split_rhat)
+from synesthesia.sampling.diagnostics import (
+    autocovariance,
+    effective_sample_size,
+    integrated_autocorrelation_time,
+    rank_normalize,
+    rank_split_rhat,
+    split_chains,
+    split_rhat,
+)
 from synesthesia.sampling.targets import BimodalTarget, GaussianTarget
 
 

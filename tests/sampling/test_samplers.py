@@ -11,8 +11,17 @@ import math
 import pytest
 import torch
 
-from synesthesia.sampling import (HMC, MALA, SAMPLERS, Ancestral, Langevin, SamplingError,
-                                  build_sampler, log_prob_and_grad, run_chains)
+from synesthesia.sampling import (
+    HMC,
+    MALA,
+    SAMPLERS,
+    Ancestral,
+    Langevin,
+    SamplingError,
+    build_sampler,
+    log_prob_and_grad,
+    run_chains,
+)
 from synesthesia.sampling.diagnostics import monte_carlo_se
 from synesthesia.sampling.targets import BananaTarget, GaussianTarget
 

@@ -10,7 +10,6 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-
 from tests.conftest import TINY_MODALITIES, TINY_WORLD
 
 

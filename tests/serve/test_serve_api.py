@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 from PIL import Image
+from tests.serve.conftest import b64, call, call_many, make_app
 
 import synesthesia as syn
-from tests.serve.conftest import b64, call, call_many, make_app
 
 
 def decode_output(to: str, output: dict):

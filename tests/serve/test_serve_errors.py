@@ -10,7 +10,6 @@ import zlib
 import httpx
 import numpy as np
 import pytest
-
 from tests.serve.conftest import b64, call, gif, make_app, raw_get, wav
 
 GEN = "/v1/generate"

@@ -39,7 +39,7 @@ def _run_schedule(schedule: CosineSchedule, steps: range, total: int) -> list[fl
 
 def test_resume_with_a_larger_budget_keeps_decaying_from_where_it_stopped():
     first = CosineSchedule(warmup_steps=0, final=0.02)
-    before = _run_schedule(first, range(0, 8), total=10)
+    before = _run_schedule(first, range(8), total=10)
     state = first.state_dict()
     assert state["factor"] == pytest.approx(before[-1])
 
@@ -54,13 +54,13 @@ def test_resume_with_a_larger_budget_keeps_decaying_from_where_it_stopped():
 
     same = CosineSchedule(warmup_steps=0, final=0.02)                      # same budget: same curve
     same.load_state_dict(state)
-    whole = _run_schedule(CosineSchedule(warmup_steps=0, final=0.02), range(0, 10), total=10)
+    whole = _run_schedule(CosineSchedule(warmup_steps=0, final=0.02), range(10), total=10)
     assert _run_schedule(same, range(8, 10), total=10) == pytest.approx(whole[8:])
 
 
 def test_warm_restart_on_resume_climbs_to_its_factor_then_decays_to_the_floor():
     first = CosineSchedule(warmup_steps=0, final=0.02)
-    before = _run_schedule(first, range(0, 10), total=10)                  # ends at the floor
+    before = _run_schedule(first, range(10), total=10)                  # ends at the floor
     assert before[-1] < 0.05
 
     restarted = CosineSchedule(warmup_steps=5, final=0.02, restart=0.5)
@@ -73,8 +73,8 @@ def test_warm_restart_on_resume_climbs_to_its_factor_then_decays_to_the_floor():
     assert after[-1] == pytest.approx(0.02, abs=0.005)
 
     fresh = CosineSchedule(warmup_steps=5, final=0.02, restart=0.5)        # no resume: the plain curve
-    assert _run_schedule(fresh, range(0, 10), total=10) == pytest.approx(
-        _run_schedule(CosineSchedule(warmup_steps=5, final=0.02), range(0, 10), total=10))
+    assert _run_schedule(fresh, range(10), total=10) == pytest.approx(
+        _run_schedule(CosineSchedule(warmup_steps=5, final=0.02), range(10), total=10))
 
 
 def test_resume_lr_factor_outside_zero_one_is_refused():

@@ -9,12 +9,12 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from tests.conftest import tiny_run_config
 
 from synesthesia.config import ConfigError
 from synesthesia.errors import OutputError
 from synesthesia.training.module import NonFiniteLossError
 from synesthesia.training.run import train
-from tests.conftest import tiny_run_config
 
 
 def test_run_folder_holds_everything_and_never_a_pickle(tiny_run):

@@ -3,9 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from synesthesia.errors import OutputError
-
 from synesthesia.cli import main
+from synesthesia.errors import OutputError
 from synesthesia.world import WorldConfig, WorldError
 from synesthesia.world import cache as cache_mod
 from synesthesia.world.cache import WorldCache, write_cache
@@ -81,7 +80,7 @@ def test_cli_make_export_show(tmp_path, capsys):
     assert manifest["world"]["holdout"] == [{"colour": "red", "shape": "star"}]
     files = tmp_path / "files"
     assert main(["world", "export", str(out), "--n", "5", "--out", str(files)]) == 0
-    lines = [json.loads(l) for l in (files / "manifest.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (files / "manifest.jsonl").read_text().splitlines()]
     assert len(lines) == 5
     for row in lines:
         for m in ("image", "text", "audio", "video"):

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 # command module -> it defines ``register(subparsers)``
 COMMAND_MODULES: tuple[str, ...] = (
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("synesthesia: interrupted", file=sys.stderr)
         return 130
-    except Exception as err:  # noqa: BLE001 - the one place that turns a bug into a short report
+    except Exception as err:
         if debug:
             raise
         from synesthesia.io import no_room, room_errno

@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from synesthesia.config import ConfigError, convert, field_docs
 from synesthesia.errors import shown

@@ -12,6 +12,7 @@ from synesthesia.cli.options import add_out, add_section_arguments, add_set, sec
 from synesthesia.config import apply_overrides
 from synesthesia.world.attributes import LEVELS, MODALITIES, WorldConfig, WorldError
 
+
 def add_world_options(p: argparse.ArgumentParser) -> None:
     """Every field of the world's config as a flag (``--image-size``, ``--partial-caption-p``, ...),
     and ``--set key=value`` for the same keys."""
@@ -37,7 +38,7 @@ def _splits(text: str) -> dict[str, float]:
             out[name.strip()] = float(value)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"--splits takes name=fraction pairs like 'train=0.9,val=0.05,test=0.05', got {text!r}")
+                f"--splits takes name=fraction pairs like 'train=0.9,val=0.05,test=0.05', got {text!r}") from None
     return out
 
 

@@ -33,12 +33,12 @@ class MultimodalBatch:
     def modalities(self) -> tuple[str, ...]:
         return tuple(self.data)
 
-    def to(self, device) -> "MultimodalBatch":
+    def to(self, device) -> MultimodalBatch:
         return MultimodalBatch({m: x.to(device) for m, x in self.data.items()},
                                {m: x.to(device) for m, x in self.masks.items()},
                                None if self.codes is None else self.codes.to(device))
 
-    def select(self, modalities) -> "MultimodalBatch":
+    def select(self, modalities) -> MultimodalBatch:
         """The same samples with only ``modalities`` kept."""
         return MultimodalBatch({m: self.data[m] for m in modalities if m in self.data},
                                {m: self.masks[m] for m in modalities if m in self.data}, self.codes)

@@ -8,7 +8,7 @@ validation batch takes the first, and :meth:`ColumnDataset.references` gives the
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch

@@ -45,7 +45,7 @@ class DataConfig(Section):
         """The users' dataset named (``path``, else ``manifest``); None for the world or a cache."""
         return self.path or self.manifest
 
-    def absolute(self) -> "DataConfig":
+    def absolute(self) -> DataConfig:
         """The same settings with the dataset's path made absolute (a run then works from any
         working directory)."""
         for key in ("path", "cache", "manifest"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from synesthesia.data.sources import DataError, WorldSource
 from synesthesia.errors import shown

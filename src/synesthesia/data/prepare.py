@@ -29,8 +29,8 @@ import fcntl
 import json
 import os
 import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 from synesthesia.data.errors import DataError
 from synesthesia.data.plan import Plan, make_plan

@@ -5,8 +5,8 @@ DataLoader worker maps the files itself instead of receiving a copy)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -4,8 +4,8 @@ its path and reason) and the ``data.max_rejected`` limit."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from synesthesia.data.errors import TooManyRejected
 from synesthesia.io import write_text_atomic

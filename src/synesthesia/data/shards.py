@@ -8,9 +8,9 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch

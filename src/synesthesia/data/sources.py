@@ -8,9 +8,9 @@ that :func:`synesthesia.data.store.encode_world_arrays` (world) or the modality 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ class WorldSource:
     cache: WorldCache | None = None
 
     @classmethod
-    def from_config(cls, world: Mapping | None = None, cache: str | None = None) -> "WorldSource":
+    def from_config(cls, world: Mapping | None = None, cache: str | None = None) -> WorldSource:
         if cache:
             c = WorldCache(cache)
             return cls(c.config, c)
@@ -82,7 +82,7 @@ class ManifestSource:
     rows: list[dict]
 
     @classmethod
-    def from_path(cls, path: str | Path) -> "ManifestSource":
+    def from_path(cls, path: str | Path) -> ManifestSource:
         path = Path(path)
         if not path.is_file():
             raise DataError(f"manifest {path} does not exist")

@@ -7,7 +7,7 @@ plus a dtype conversion, with no per-sample Python objects.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch

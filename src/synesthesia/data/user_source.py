@@ -4,8 +4,8 @@ and decoded into memory (small data), or a prepared folder read through memory m
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from synesthesia.data.columns import ColumnDataset, in_memory
 from synesthesia.data.decode import Decoder
@@ -61,7 +61,7 @@ class ReaderSource:
 
     @classmethod
     def from_path(cls, path, format: str | None = None, options: ReaderOptions | None = None,
-                  max_rejected: float = 0.01, run_dir=None) -> "ReaderSource":
+                  max_rejected: float = 0.01, run_dir=None) -> ReaderSource:
         return cls(make_plan(path, format, options), max_rejected, run_dir)
 
     @property

@@ -17,9 +17,10 @@ Decoding turns the spectrogram back into a waveform with fast Griffin-Lim.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,7 +66,7 @@ class AudioModality(Modality):
         try:
             stage_count(self.frames)
         except ValueError:
-            raise ModalityError(f"audio frames must be 4 times a power of two (32, 64, 128); got {self.frames}")
+            raise ModalityError(f"audio frames must be 4 times a power of two (32, 64, 128); got {self.frames}") from None
         if self.cut not in CUTS:
             raise ModalityError(f"audio cut must be one of {', '.join(CUTS)}; got {self.cut!r}")
         self.length = int(round(self.sample_rate * self.seconds))

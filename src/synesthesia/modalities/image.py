@@ -10,9 +10,10 @@ warned once per batch (:class:`InputAdjusted`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,7 +53,7 @@ class ImageModality(Modality):
         try:
             stage_count(self.size)
         except ValueError:
-            raise ModalityError(f"image size must be 4 times a power of two (16, 32, 64, 128); got {self.size}")
+            raise ModalityError(f"image size must be 4 times a power of two (16, 32, 64, 128); got {self.size}") from None
         self.fit, self.background = check_fit(self.fit, self.background)
 
     @property

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from synesthesia.modalities.base import InputAdjusted, ModalityError
 

@@ -9,7 +9,7 @@ layer to ``feature_dim`` features; decoders start from a linear layer on ``z``.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -18,9 +18,10 @@ over token embeddings with masked max-pooling.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -199,7 +200,7 @@ class TextModality(Modality):
 
     @classmethod
     def from_captions(cls, captions: Sequence[str], extra_words: Sequence[str] = (),
-                      **config) -> "TextModality":
+                      **config) -> TextModality:
         """Train a tokenizer on ``captions`` (plus ``extra_words``, e.g. a known vocabulary that
         the sample of captions may miss); ``max_len`` defaults to the longest caption + 1 token,
         at most ``MAX_LEN_CAP``."""

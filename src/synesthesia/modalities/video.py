@@ -12,10 +12,11 @@ width).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,7 +73,7 @@ class VideoModality(Modality):
         try:
             self.stages = stage_count(self.size)
         except ValueError:
-            raise ModalityError(f"video size must be 4 times a power of two (16, 32, 64); got {self.size}")
+            raise ModalityError(f"video size must be 4 times a power of two (16, 32, 64); got {self.size}") from None
         if self.frames < 2:
             raise ModalityError(f"a video needs at least 2 frames; got {self.frames}")
         self.fit, self.background = check_fit(self.fit, self.background)

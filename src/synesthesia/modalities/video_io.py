@@ -13,8 +13,8 @@ and last included.
 from __future__ import annotations
 
 import re
-import subprocess
 import struct
+import subprocess
 import warnings
 from pathlib import Path
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Mapping
+from collections.abc import Mapping
 
 from torch import nn
 

@@ -14,16 +14,28 @@ takes. The pipeline knows no model family: latent-variable models are sampled th
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 
 from synesthesia.cycle import run_cycle
 from synesthesia.modalities.base import Modality
 from synesthesia.pipeline.inputs import check_count, encode
-from synesthesia.pipeline.run import (FLOW, FLOW_DEFAULTS, LATENT_OPTIONS, Direction, Options, PipelineError, Run,
-                                      check_model_options, device_of, model_options, parse_direction)
+from synesthesia.pipeline.run import (
+    FLOW,
+    FLOW_DEFAULTS,
+    LATENT_OPTIONS,
+    Direction,
+    Options,
+    PipelineError,
+    Run,
+    check_model_options,
+    device_of,
+    model_options,
+    parse_direction,
+)
 from synesthesia.runs import RunConfig, load_expander, load_model
 from synesthesia.sampling.densities import LatentDensity, StandardNormal
 from synesthesia.sampling.flow import FlowPriorError
@@ -62,7 +74,7 @@ class Pipeline:
 
     @classmethod
     def from_model(cls, model: torch.nn.Module, modalities: Mapping[str, Modality],
-                   config: RunConfig | None = None) -> "Pipeline":
+                   config: RunConfig | None = None) -> Pipeline:
         """A pipeline over a model in memory (not saved as a run)."""
         return cls([Run(model, modalities, config)])
 
@@ -100,7 +112,7 @@ class Pipeline:
     def device(self) -> torch.device:
         return device_of(self.runs[0].model)
 
-    def to(self, device) -> "Pipeline":
+    def to(self, device) -> Pipeline:
         for r in self.runs:
             r.model.to(device)
             if r.expander is not None:

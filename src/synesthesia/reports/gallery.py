@@ -21,8 +21,8 @@ from synesthesia.reports import html
 from synesthesia.world.judges.coherence import coherence
 from synesthesia.world.judges.oracles import SHOWN
 from synesthesia.world.parser import parse_captions
-from synesthesia.world.world import ShapesWorld
 from synesthesia.world.preview import labelled_grid, save_image
+from synesthesia.world.world import ShapesWorld
 
 EXTENSION = {"image": "png", "audio": "wav", "video": "mp4"}
 

@@ -9,9 +9,10 @@ prints a config with the meaning of every field.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from synesthesia.config import ConfigError, Section, apply_overrides, load_yaml, nearest
 from synesthesia.data.config import DataConfig
@@ -109,11 +110,11 @@ class RunConfig(Section):
         self.modalities = sections
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None, where: str = "") -> "RunConfig":
+    def from_dict(cls, data: Mapping[str, Any] | None, where: str = "") -> RunConfig:
         return super().from_dict(data, where)
 
     @classmethod
-    def from_yaml(cls, path: str | Path, overrides: Sequence[str] = ()) -> "RunConfig":
+    def from_yaml(cls, path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
         return cls.from_dict(apply_overrides(load_yaml(path), overrides))
 
     def set_modalities(self, resolved: Mapping[str, Mapping]) -> None:

@@ -19,8 +19,8 @@ Loading needs nothing but the folder and never unpickles anything.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 from safetensors import SafetensorError

@@ -13,10 +13,8 @@ they swap like diffusers' schedulers: ``ancestral`` (keep the amortised draws), 
 
 from synesthesia.sampling.adaptation import DualAveraging
 from synesthesia.sampling.ancestral import Ancestral
-from synesthesia.sampling.base import (LogProb, Sampler, SamplerState, SamplingError,
-                                       log_prob_and_grad)
-from synesthesia.sampling.diagnostics import (effective_sample_size, monte_carlo_se,
-                                              rank_split_rhat, split_rhat)
+from synesthesia.sampling.base import LogProb, Sampler, SamplerState, SamplingError, log_prob_and_grad
+from synesthesia.sampling.diagnostics import effective_sample_size, monte_carlo_se, rank_split_rhat, split_rhat
 from synesthesia.sampling.gibbs import ImputationResult, metropolis_within_gibbs
 from synesthesia.sampling.hmc import HMC
 from synesthesia.sampling.langevin import MALA, Langevin

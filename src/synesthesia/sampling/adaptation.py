@@ -35,13 +35,13 @@ class DualAveraging:
     kappa: float = 0.75
 
     @classmethod
-    def start(cls, step_size: torch.Tensor, target: float) -> "DualAveraging":
+    def start(cls, step_size: torch.Tensor, target: float) -> DualAveraging:
         """Fresh statistics around the current step sizes."""
         zeros = torch.zeros_like(step_size)
         return cls(target=target, mu=torch.log(10.0 * step_size), h_bar=zeros,
                    log_step_bar=zeros)
 
-    def update(self, accept_prob: torch.Tensor) -> tuple["DualAveraging", torch.Tensor]:
+    def update(self, accept_prob: torch.Tensor) -> tuple[DualAveraging, torch.Tensor]:
         """New statistics and the step sizes to use next, given acceptance probabilities."""
         t = self.t + 1
         w = 1.0 / (t + self.t0)

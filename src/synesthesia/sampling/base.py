@@ -21,8 +21,8 @@ a run lives in a :class:`SamplerState`, so one sampler object serves any number 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -111,7 +111,7 @@ class SamplerState:
     accepted: torch.Tensor  # (C, B) bool
     adaptation: DualAveraging | None = None  # step-size adaptation statistics while warming up
 
-    def replace(self, **changes) -> "SamplerState":
+    def replace(self, **changes) -> SamplerState:
         return dataclasses.replace(self, **changes)
 
 

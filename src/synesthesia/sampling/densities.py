@@ -16,12 +16,18 @@ Shapes: z (N, D) -> log_prob (N,).
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from synesthesia.models.gaussian import component_log_probs, diagonal_mixture_log_prob, reparameterise, standard_log_prob
+from synesthesia.models.gaussian import (
+    component_log_probs,
+    diagonal_mixture_log_prob,
+    reparameterise,
+    standard_log_prob,
+)
 from synesthesia.sampling.base import SamplingError
 
 
@@ -69,7 +75,7 @@ class AggregatePosterior(LatentDensity):
         self.register_buffer("logvars", logvars.float())
 
     @classmethod
-    def fit(cls, means: torch.Tensor, logvars: torch.Tensor, **_) -> "AggregatePosterior":
+    def fit(cls, means: torch.Tensor, logvars: torch.Tensor, **_) -> AggregatePosterior:
         return cls(means, logvars)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
@@ -95,7 +101,7 @@ class GaussianMixture(LatentDensity):
     @classmethod
     def fit(cls, means: torch.Tensor, logvars: torch.Tensor, draws: int = 5,
             components: Sequence[int] = (1, 4, 16, 64, 256), generator: torch.Generator | None = None,
-            **_) -> "GaussianMixture":
+            **_) -> GaussianMixture:
         """``draws`` latents from each row's posterior N(means[i], exp(logvars[i])), a mixture
         fitted by EM for each number of ``components``, the one whose held-out rows are likeliest
         refitted on all of them."""

@@ -21,14 +21,14 @@ divergence (D backward rows per sample), so the flow can serve as an MCMC prior.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
 from synesthesia.errors import SynesthesiaError
-from synesthesia.sampling.flow_net import FlowPriorConfig, VelocityNet
 from synesthesia.sampling.flow_fit import FlowData, FlowTrainConfig, fit_flow
+from synesthesia.sampling.flow_net import FlowPriorConfig, VelocityNet
 
 METHODS = ("euler", "heun", "sde")
 LOG_2PI = math.log(2 * math.pi)
@@ -158,7 +158,7 @@ class FlowPrior(nn.Module):
             xr = (x if keep_graph else x.detach()).unsqueeze(1).expand(b, d, d).reshape(b * d, d)
             if not keep_graph:
                 xr.requires_grad_(True)
-            rep = lambda a, dim: a.repeat_interleave(d, dim=dim)                # noqa: E731
+            rep = lambda a, dim: a.repeat_interleave(d, dim=dim)
             v = self.velocity(xr, rep(t, 0), rep(cond, 1), rep(mask, 1), guidance).reshape(b, d, d)
             diag = v.diagonal(dim1=1, dim2=2)                                  # (B, D): v_i at copy i
             grad = torch.autograd.grad(diag.sum(), xr, create_graph=keep_graph)[0].reshape(b, d, d)
@@ -187,7 +187,7 @@ class FlowPrior(nn.Module):
 
     @classmethod
     def from_state(cls, meta: dict, state: Mapping[str, torch.Tensor], where: str = "the saved flow prior"
-                   ) -> "FlowPrior":
+                   ) -> FlowPrior:
         """The flow described by ``meta`` (:meth:`meta`) with the weights ``state``."""
         try:
             flow = cls(FlowPriorConfig.from_dict(meta["config"]))

@@ -12,7 +12,7 @@ encoder of its own and reads only the model's public ``experts`` / ``posterior``
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 

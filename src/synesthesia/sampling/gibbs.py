@@ -19,8 +19,8 @@ one independent chain per entry (repeat ``x_obs`` to run several chains per obse
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from synesthesia.sampling.base import (LogProb, Sampler, SamplerState, SamplingError,
-                                       log_prob_and_grad, metropolis)
+from synesthesia.sampling.base import LogProb, Sampler, SamplerState, SamplingError, log_prob_and_grad, metropolis
 
 
 def leapfrog(z: torch.Tensor, p: torch.Tensor, grad: torch.Tensor, log_prob: LogProb,

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from synesthesia.sampling.base import (LogProb, Sampler, SamplerState, log_prob_and_grad,
-                                       metropolis)
+from synesthesia.sampling.base import LogProb, Sampler, SamplerState, log_prob_and_grad, metropolis
 
 
 def _drift_mean(z: torch.Tensor, grad: torch.Tensor, eps: torch.Tensor,

@@ -10,7 +10,8 @@ posterior q(z | given) and are preconditioned by its standard deviation.
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol, Sequence, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 import torch
 

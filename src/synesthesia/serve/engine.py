@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import secrets
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from synesthesia.cycle import world_of
 from synesthesia.errors import SynesthesiaError
@@ -165,7 +166,7 @@ class Engine:
             try:
                 notes[i] = self._check_inputs(key.run, given)
                 good.append(i)
-            except Exception as err:     # noqa: BLE001 - handed back to that request alone
+            except Exception as err:
                 results[i] = err
         if good:
             seed = _fresh_seed() if seed is None else int(seed)
@@ -173,7 +174,7 @@ class Engine:
                 groups = self._generate(key, [items[i] for i in good], seed)
                 for i, outputs in zip(good, groups):
                     results[i] = Generated(outputs, seed, notes[i], len(good))
-            except Exception as err:     # noqa: BLE001 - every request of the call gets it
+            except Exception as err:
                 for i in good:
                     results[i] = err
         return results

@@ -26,7 +26,7 @@ class WorldExamples:
     world: object | None = None
 
     @classmethod
-    def render(cls, world_config, folder: Path, count: int = 6) -> "WorldExamples":
+    def render(cls, world_config, folder: Path, count: int = 6) -> WorldExamples:
         """Render ``count`` samples of ``world_config`` (None: no examples) into ``folder``."""
         if world_config is None:
             return cls()

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Sequence
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Sequence
 from urllib.parse import parse_qs, unquote
 
 COOKIE = "synesthesia_token"
@@ -157,7 +157,7 @@ class TokenAuth:
         cookie = SimpleCookie()
         try:
             cookie.load(headers.get("cookie", ""))
-        except Exception:                       # noqa: BLE001 - a malformed cookie header
+        except Exception:
             cookie = SimpleCookie()
         if COOKIE in cookie and self._matches(cookie[COOKIE].value):
             return True, False

@@ -87,7 +87,7 @@ def decode_image(data: bytes, limits: MediaLimits) -> Image.Image:
         img = Image.open(io.BytesIO(data))            # reads the header only
     except Image.DecompressionBombError:
         raise MediaError(f"the image claims far more pixels than the server takes ({limits.max_pixels:,})") from None
-    except Exception as err:                           # noqa: BLE001 - Pillow raises many kinds
+    except Exception as err:
         raise MediaError(f"the image could not be read ({type(err).__name__}); "
                          f"send {', '.join(IMAGE_FORMATS)}") from None
     if img.format not in IMAGE_FORMATS:
@@ -96,7 +96,7 @@ def decode_image(data: bytes, limits: MediaLimits) -> Image.Image:
     try:
         img.load()
         return img.convert("RGB")
-    except Exception as err:                           # noqa: BLE001
+    except Exception as err:
         raise MediaError(f"the image is damaged and could not be decoded ({type(err).__name__})") from None
 
 def decode_audio(data: bytes, limits: MediaLimits) -> tuple[np.ndarray, int]:
@@ -105,7 +105,7 @@ def decode_audio(data: bytes, limits: MediaLimits) -> tuple[np.ndarray, int]:
 
     try:
         info = sf.info(io.BytesIO(data))              # reads the header only
-    except Exception as err:                           # noqa: BLE001 - libsndfile errors
+    except Exception as err:
         raise MediaError(f"the sound could not be read ({type(err).__name__}); send WAV, FLAC or OGG") from None
     if info.samplerate < 1 or info.channels < 1 or info.frames < 1:
         raise MediaError("the sound is empty")
@@ -117,7 +117,7 @@ def decode_audio(data: bytes, limits: MediaLimits) -> tuple[np.ndarray, int]:
                          "(8 channels, 192 kHz at most)")
     try:
         wave, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
-    except Exception as err:                           # noqa: BLE001
+    except Exception as err:
         raise MediaError(f"the sound is damaged and could not be decoded ({type(err).__name__})") from None
     return wave, int(rate)
 
@@ -142,7 +142,7 @@ def _decode_gif(data: bytes, limits: MediaLimits) -> np.ndarray:
         return np.stack(frames)
     except MediaError:
         raise
-    except Exception as err:                           # noqa: BLE001
+    except Exception as err:
         raise MediaError(f"the GIF could not be decoded ({type(err).__name__})") from None
 
 def _decode_ffmpeg(data: bytes, limits: MediaLimits, temp_dir: Path) -> np.ndarray:
@@ -168,7 +168,7 @@ def _decode_ffmpeg(data: bytes, limits: MediaLimits, temp_dir: Path) -> np.ndarr
         return np.stack(frames)
     except MediaError:
         raise
-    except Exception as err:                           # noqa: BLE001 - ffmpeg's errors
+    except Exception as err:
         raise MediaError(f"the video could not be decoded ({type(err).__name__})") from None
     finally:
         if reader is not None:

@@ -17,8 +17,9 @@ import asyncio
 import collections
 import concurrent.futures
 import time
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any
 
 
 class QueueFull(Exception):
@@ -129,7 +130,7 @@ class Batcher:
             else:
                 results = await loop.run_in_executor(self._pool, self.run_batch, batch[0].key,
                                                      [j.item for j in batch])
-        except Exception as err:          # noqa: BLE001 - every job of the call gets it
+        except Exception as err:
             results = [err] * len(batch)
         elapsed = time.monotonic() - start
         self._call_seconds = 0.8 * self._call_seconds + 0.2 * elapsed
@@ -155,6 +156,6 @@ def _capture(fn: Callable[[], Any]) -> Callable[[], Any]:
     def run():
         try:
             return fn()
-        except Exception as err:          # noqa: BLE001
+        except Exception as err:
             return err
     return run

@@ -13,8 +13,9 @@ import asyncio
 import secrets
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from synesthesia.serve.engine import Direction, Engine, Generated, GenerateKey
 from synesthesia.serve.media import MediaLimits, decode_input, encode_output

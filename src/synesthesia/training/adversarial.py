@@ -22,9 +22,9 @@ import lightning as L
 import torch
 
 from synesthesia.config import ConfigError
-from synesthesia.runs.config import TrainConfig
 from synesthesia.data.batch import MultimodalBatch
 from synesthesia.models.collapse import CollapseMonitor
+from synesthesia.runs.config import TrainConfig
 from synesthesia.training.module import _flat_scalars, check_loss
 
 log = logging.getLogger(__name__)

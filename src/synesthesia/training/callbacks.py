@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from synesthesia.data.batch import MultimodalBatch
 from synesthesia.modalities.files import write_png
 
+
 @torch.no_grad()
 def direction_rows(model, batch: MultimodalBatch, target: str = "image", seed: int = 0) -> dict:
     """Generated ``target`` tensors for each single given modality and for the prior."""

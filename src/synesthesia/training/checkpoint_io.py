@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from lightning.pytorch.plugins.io import CheckpointIO
 
@@ -16,11 +16,11 @@ __all__ = ["SafetensorsCheckpointIO", "flatten", "load_nested", "save_nested", "
 class SafetensorsCheckpointIO(CheckpointIO):
     """Lightning CheckpointIO plugin writing ``.ckpt`` files in safetensors format, atomically."""
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Optional[Any] = None) -> None:
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         save_nested(checkpoint, path)
 
-    def load_checkpoint(self, path, map_location: Optional[Any] = None,
-                        weights_only: Optional[bool] = None) -> dict[str, Any]:
+    def load_checkpoint(self, path, map_location: Any | None = None,
+                        weights_only: bool | None = None) -> dict[str, Any]:
         if not Path(path).is_file():
             raise FileNotFoundError(f"checkpoint {path} does not exist")
         return load_nested(path)

@@ -3,8 +3,8 @@ on (partial, complete) caption pairs with the small shared loop (:func:`synesthe
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from synesthesia.runs.config import TrainConfig
 from synesthesia.data.batch import MultimodalBatch
 from synesthesia.data.store import TensorDataset
 from synesthesia.errors import SynesthesiaError
+from synesthesia.runs.config import TrainConfig
 from synesthesia.training.resume import training_loader
-import importlib
+
 
 class NonFiniteLossError(SynesthesiaError, RuntimeError):
     """Training produced NaN or Inf, or a loss above ``train.max_loss``; the message says at

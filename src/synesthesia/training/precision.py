@@ -19,7 +19,7 @@ import torch
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")        # x86 /proc/cpuinfo flags; Arm lists "bf16" in Features
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu_bf16(cpuinfo: str | None = None) -> bool:
     """Whether this CPU has native bf16 arithmetic (from /proc/cpuinfo; False where unknown)."""
     if cpuinfo is None:

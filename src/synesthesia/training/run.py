@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
 from synesthesia.checkpoint import Interrupted, StopSignals
 from synesthesia.config import ConfigError
@@ -25,13 +26,20 @@ from synesthesia.errors import OutputError
 from synesthesia.io import atomic_path, protected_kind, refuse_protected, remove_stale
 from synesthesia.limits import set_limits
 from synesthesia.modalities import build_modality
-from synesthesia.runs import (RunConfig, build_model, load_modalities, read_metrics, save_modalities,
-                              save_weights, write_metrics)
+from synesthesia.modalities.text import TextModality
+from synesthesia.runs import (
+    RunConfig,
+    build_model,
+    load_modalities,
+    read_metrics,
+    save_modalities,
+    save_weights,
+    write_metrics,
+)
 from synesthesia.runs.folder import CONFIG
 from synesthesia.training.precision import resolve_precision
-from synesthesia.modalities.text import TextModality
 from synesthesia.world.captions import caption_vocabulary
-from safetensors import SafetensorError
+
 
 def resolve_modalities(config: RunConfig, source) -> dict:
     """Build the modalities for ``source``: options left unset (null) come from the data (sizes,

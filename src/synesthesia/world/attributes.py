@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -187,7 +188,7 @@ class WorldConfig(Section):
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping | None, where: str = "data.world") -> "WorldConfig":
+    def from_dict(cls, d: Mapping | None, where: str = "data.world") -> WorldConfig:
         if isinstance(d, cls) or (d is not None and not isinstance(d, Mapping)):
             return super().from_dict(d, where)           # a WorldConfig, or refused as not a mapping
         d = dict(d or {})

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from synesthesia.io import atomic_dir, write_text_atomic
+from synesthesia.modalities.files import write_gif, write_mp4, write_png, write_wav
 from synesthesia.world.attributes import ATTRIBUTES, WorldError
 from synesthesia.world.cache import WorldCache
-from synesthesia.modalities.files import write_gif, write_mp4, write_png, write_wav
 
 EXTENSIONS = {"image": "png", "text": "txt", "audio": "wav"}
 

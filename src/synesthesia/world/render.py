@@ -12,8 +12,8 @@ saturated; background tones are dark and desaturated, so a shape is never hidden
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Mapping
 
 import numpy as np
 

@@ -45,7 +45,7 @@ class BatchRandom:
     def __len__(self) -> int:
         return len(self.indices)
 
-    def subset(self, rows: np.ndarray) -> "BatchRandom":
+    def subset(self, rows: np.ndarray) -> BatchRandom:
         """The same streams for a subset of the batch's samples."""
         out = BatchRandom.__new__(BatchRandom)
         out.indices, out._base = self.indices[rows], self._base

@@ -20,8 +20,8 @@ Everything is vectorised over the batch with numpy; randomness comes from BatchR
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Mapping
 
 import numpy as np
 
@@ -116,7 +116,6 @@ def _bed(background: np.ndarray, rng: BatchRandom, t: np.ndarray, sample_rate: i
 def render_sounds(codes: Mapping[str, np.ndarray], rng: BatchRandom, sample_rate: int = 8000,
                   seconds: float = 1.0) -> np.ndarray:
     """Clips float32 (N, round(sample_rate * seconds)) in [-1, 1]."""
-    n = len(codes["shape"])
     length = int(round(sample_rate * seconds))
     t = (np.arange(length) / sample_rate).astype(np.float32)
     u = rng.uniform("sound.main", 3)

@@ -8,7 +8,7 @@ time gives the same bytes.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -20,9 +20,9 @@ from synesthesia.world.attributes import (
     WorldError,
     default_codes,
 )
-from synesthesia.world.rng import BatchRandom
-from synesthesia.world.render import render_images, render_videos
 from synesthesia.world.captions import make_captions
+from synesthesia.world.render import render_images, render_videos
+from synesthesia.world.rng import BatchRandom
 from synesthesia.world.sound import render_sounds
 
 _MAX_REDRAWS = 64

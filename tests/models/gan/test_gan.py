@@ -3,15 +3,14 @@ import warnings
 
 import pytest
 import torch
+from tests.conftest import TINY_MODALITIES, TINY_WORLD
 
 from synesthesia.config import ConfigError
-from synesthesia.runs.config import RunConfig, TrainConfig
 from synesthesia.models.gan import ConditionalGAN, GANConfig, ModelInputError
-from synesthesia.models.gan.conditions import condition_fits
 from synesthesia.models.gan.augment import cutout, diff_augment, translation
-from synesthesia.training.adversarial import (AdversarialModule, CollapseMonitor, ModeCollapseWarning,
-                                              plain_update)
-from tests.conftest import TINY_MODALITIES, TINY_WORLD
+from synesthesia.models.gan.conditions import condition_fits
+from synesthesia.runs.config import RunConfig, TrainConfig
+from synesthesia.training.adversarial import AdversarialModule, CollapseMonitor, ModeCollapseWarning, plain_update
 
 TINY = {"g_channels": 8, "d_channels": 8, "noise_dim": 8, "cond_dim": 16, "w_dim": 32}
 
@@ -287,9 +286,9 @@ def gan_run(tmp_path_factory):
 
 
 def test_train_save_load_gives_identical_outputs(gan_run):
-    import synesthesia as syn
     from safetensors.torch import load_file
 
+    import synesthesia as syn
     from synesthesia.runs import load_model
 
     for rel in ("config.yaml", "model.safetensors", "assets/tokenizer.json", "checkpoints/last.ckpt",

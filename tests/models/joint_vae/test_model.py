@@ -3,8 +3,8 @@ import torch
 from torch import nn
 
 from synesthesia.config import ConfigError
-from synesthesia.models.joint_vae import JointVAE, JointVAEConfig
 from synesthesia.errors import ModelInputError
+from synesthesia.models.joint_vae import JointVAE, JointVAEConfig
 
 
 def _train(model, data, steps, lr=3e-3):

@@ -2,15 +2,15 @@ import shutil
 
 import pytest
 import torch
+from tests.conftest import TINY_MODALITIES, TINY_WORLD
 
 from synesthesia.config import ConfigError
-from synesthesia.runs.config import RunConfig
 from synesthesia.modalities.text import EOS, PAD
 from synesthesia.models.transformer import AutoregressiveConfig, AutoregressiveGenerator, ModelInputError
 from synesthesia.models.transformer import build_model as build_family_model
-from synesthesia.runs import read_finished_run
 from synesthesia.models.transformer.layers import KVCache
-from tests.conftest import TINY_MODALITIES, TINY_WORLD
+from synesthesia.runs import read_finished_run
+from synesthesia.runs.config import RunConfig
 
 TINY_AR = {"kind": "autoregressive", "width": 32, "heads": 2, "layers": 2}
 TOKENIZER = {"kind": "tokenizer", "channels": 8, "levels": [5, 5, 5]}

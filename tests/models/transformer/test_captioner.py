@@ -131,10 +131,10 @@ def test_config_yaml_round_trip(tmp_path):
 
 
 def test_train_save_load_and_pipeline(tmp_path, tiny_world):
-    import synesthesia as syn
     from PIL import Image
-
     from tests.conftest import TINY_MODALITIES, TINY_WORLD
+
+    import synesthesia as syn
     from synesthesia.runs.config import RunConfig
     from synesthesia.training.run import train
 

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 import torch
+from tests.conftest import TINY_WORLD
 
 from synesthesia.data.pairs import file_pairs, world_pairs
 from synesthesia.data.sources import DataError
@@ -16,8 +17,6 @@ from synesthesia.runs.folder import EXPANDER as WEIGHTS
 from synesthesia.runs.folder import EXPANDER_META as META
 from synesthesia.training.expander import train_expander
 from synesthesia.world.parser import parse_captions
-
-from tests.conftest import TINY_WORLD
 
 SMALL = ExpanderConfig(width=32, heads=2, encoder_layers=1, decoder_layers=1)
 

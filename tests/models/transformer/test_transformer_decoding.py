@@ -1,7 +1,6 @@
 import torch
 
-from synesthesia.models.transformer.decoding import (beam_search, guide, sample_logits, top_k_filter,
-                                                     top_p_filter)
+from synesthesia.models.transformer.decoding import beam_search, guide, sample_logits, top_k_filter, top_p_filter
 
 
 def test_top_k_keeps_the_k_largest():

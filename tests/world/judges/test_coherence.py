@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from synesthesia.errors import SynesthesiaError
-from synesthesia.world.judges import chance_coherence, coherence, get_oracle, oracle_coherence
 from synesthesia.world import WorldConfig
+from synesthesia.world.judges import chance_coherence, coherence, get_oracle, oracle_coherence
 from synesthesia.world.world import ShapesWorld
 
 

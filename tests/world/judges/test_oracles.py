@@ -6,10 +6,9 @@ import torch
 from safetensors import safe_open
 
 import synesthesia.world.judges.oracles as oracles
-from synesthesia.world.judges import (OracleError, OracleTraining, TextOracle, get_oracle,
-                                    get_oracles, oracle_world)
-from synesthesia.world.judges.oracles import default_cache_dir, oracle_attributes, oracle_paths
 from synesthesia.world import WorldConfig
+from synesthesia.world.judges import OracleError, OracleTraining, TextOracle, get_oracle, get_oracles, oracle_world
+from synesthesia.world.judges.oracles import default_cache_dir, oracle_attributes, oracle_paths
 from synesthesia.world.world import ShapesWorld
 
 MICRO = OracleTraining(n_train=256, epochs=1, n_test=64)

@@ -13,8 +13,8 @@ caption_1 … caption_5``, the clips in ``<development|validation|evaluation>/``
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from synesthesia.data.errors import DataLayoutError
 from synesthesia.data.readers.base import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 from synesthesia.data.errors import DataLayoutError, SampleError
 from synesthesia.data.readers.safety import MEDIA_LIMIT, confine

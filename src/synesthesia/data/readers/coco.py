@@ -5,8 +5,8 @@ per image), with the images in ``<split><year>/`` beside ``annotations/`` (or ``
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from synesthesia.data.errors import DataLayoutError
 from synesthesia.data.readers.base import Reader, Sample, media_folder, require_keys, split_name

@@ -51,7 +51,7 @@ def _detect_file(path: Path) -> str | None:
         return "manifest"
     if suffix == ".tar":
         return "webdataset"
-    if name == "results.csv" or name.endswith(".token") or name.endswith(".token.txt"):
+    if name == "results.csv" or name.endswith((".token", ".token.txt")):
         return "flickr"
     if suffix == ".csv":
         header = csv_header(path)

@@ -5,8 +5,8 @@ files carry no split: samples get one later (see :mod:`synesthesia.data.plan`)."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from synesthesia.data.errors import DataLayoutError
 from synesthesia.data.readers.base import Reader, Sample, media_folder

@@ -10,8 +10,8 @@ the first of ``text``, ``caption``, ``captions``, ...), holding a string or a li
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from synesthesia.data.errors import DataLayoutError
 from synesthesia.data.readers.base import (

@@ -5,8 +5,8 @@ JSON's folder or its ``images/``, ``flickr30k-images/``, ``Flicker8k_Dataset/`` 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from synesthesia.data.errors import DataLayoutError
 from synesthesia.data.readers.base import Reader, Sample, media_folder, require_keys, split_name

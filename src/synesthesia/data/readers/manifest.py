@@ -9,8 +9,8 @@ file (``"text": "text/0001.txt"``, read when the row has no inline caption), and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from synesthesia.data.errors import DataLayoutError
 from synesthesia.data.readers.base import MEDIA_MODALITIES, Reader, Sample, nearest, split_name

@@ -5,8 +5,8 @@ with the clips ``<video_id>.mp4`` anywhere under the folder (``TrainValVideo/``,
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from synesthesia.data.errors import DataLayoutError
 from synesthesia.data.readers.base import VIDEO_SUFFIXES, Media, Reader, Sample, index_files, require_keys, split_name

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from synesthesia.data.errors import DataLayoutError
 from synesthesia.data.readers.base import SPLIT_NAMES, Media, Reader, Sample, modality_of

@@ -9,7 +9,7 @@ own transform, shared by all frames of a video.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 

@@ -12,7 +12,7 @@ tokens); a modality's buffer is created on first use and re-created from a state
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn

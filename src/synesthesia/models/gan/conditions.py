@@ -4,8 +4,8 @@ describe another row's sample (false negatives)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import torch
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 from synesthesia.config import ConfigError, Section
 
 # DiffAugment policies (Zhao et al., 2020); see synesthesia.models.gan.augment

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -38,8 +38,15 @@ from synesthesia.models.gan.augment import diff_augment
 from synesthesia.models.gan.bank import ConditionBank
 from synesthesia.models.gan.conditions import Draw, condition_fits, resolve_targets
 from synesthesia.models.gan.config import GANConfig
-from synesthesia.models.gan.networks import (LAYOUTS, ConditionEncoder, Discriminator, FrameDiscriminator,
-                                             FrameGenerator, Generator, Layout)
+from synesthesia.models.gan.networks import (
+    LAYOUTS,
+    ConditionEncoder,
+    Discriminator,
+    FrameDiscriminator,
+    FrameGenerator,
+    Generator,
+    Layout,
+)
 
 
 class ConditionalGAN(nn.Module):
@@ -113,7 +120,7 @@ class ConditionalGAN(nn.Module):
                 rows = masks[t].nonzero()[:, 0]
                 if len(rows) < 2:
                     continue
-            pick = (lambda x: x) if rows is None else (lambda x: x[rows])
+            pick = (lambda x: x) if rows is None else (lambda x, rows=rows: x[rows])
             given = {m: pick(data[m]) for m in self.conditions[t] if m in data}
             if not given:
                 raise ModelInputError(f"the batch has no condition for {t} (one of {self.conditions[t]})")

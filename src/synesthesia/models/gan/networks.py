@@ -28,8 +28,8 @@ Shapes: images (B, 3, S, S); videos (B, T, 3, S, S) in modality form, (B, 3, T, 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F

@@ -2,6 +2,8 @@
 
 from synesthesia.models.joint_vae.config import FUSIONS, JointVAEConfig
 from synesthesia.models.joint_vae.model import JointVAE
+
+
 def config_class(options: dict) -> type[JointVAEConfig]:
     """The family's ``model`` section (see :mod:`synesthesia.models.registry`)."""
     return JointVAEConfig

@@ -15,8 +15,14 @@ import itertools
 
 import torch
 
-from synesthesia.models.gaussian import (LOG_2PI, diagonal_mixture_log_prob, gaussian_kl, gaussian_log_prob,
-                                         reparameterise, standard_log_prob)
+from synesthesia.models.gaussian import (
+    LOG_2PI,
+    diagonal_mixture_log_prob,
+    gaussian_kl,
+    gaussian_log_prob,
+    reparameterise,
+    standard_log_prob,
+)
 
 __all__ = ["LOG_2PI", "diagonal_mixture_log_prob", "gaussian_kl", "gaussian_log_prob", "mixture_log_prob",
            "mixture_sample", "pick_uniform", "poe", "random_subsets", "reparameterise", "standard_log_prob",

@@ -18,7 +18,7 @@ Shapes: ids (B, L); codes (B, N); hidden (B, T, C); text logits (B, L, V); code 
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -125,7 +125,7 @@ class AutoregressiveGenerator(nn.Module):
         if not bool(self.tokenizer_ready):
             raise ModelInputError(f"the visual tokenizer has no trained weights: {self._tokenizer_problem}")
 
-    def train(self, mode: bool = True) -> "AutoregressiveGenerator":
+    def train(self, mode: bool = True) -> AutoregressiveGenerator:
         super().train(mode)
         self.tokenizer.eval()                     # frozen
         return self

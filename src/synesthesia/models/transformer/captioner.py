@@ -12,7 +12,7 @@ Shapes: ids (B, L) with L = text max_len, [w_1 .. w_n, EOS, PAD ...]; decoder in
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F

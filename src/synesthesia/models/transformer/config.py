@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-
 from synesthesia.config import ConfigError, Section
 
 DECODINGS = ("greedy", "beam", "sample")

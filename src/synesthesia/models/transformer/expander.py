@@ -35,6 +35,7 @@ from synesthesia.models.transformer.config import CaptionerConfig
 from synesthesia.models.transformer.encoders import TextEncoder
 from synesthesia.models.transformer.layers import init_weights
 
+
 class ExpanderError(SynesthesiaError):
     """Bad expander data or request; the message says what to do."""
 

@@ -11,7 +11,7 @@ Shapes: z (..., d); codes (..., d) on the grid, normalised to [-1, 1]; indices (
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

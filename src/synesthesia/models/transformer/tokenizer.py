@@ -15,7 +15,7 @@ S/ds); indices (B, N) with N the grid's size, in raster order (time, row, column
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F

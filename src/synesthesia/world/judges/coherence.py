@@ -12,8 +12,9 @@ partial caption leaves the attribute free) and that entry is not scored; a predi
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

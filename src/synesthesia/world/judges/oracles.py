@@ -23,23 +23,23 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
-
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 
 from synesthesia.errors import SynesthesiaError
 from synesthesia.io import atomic_path, write_text_atomic
 from synesthesia.loop import fit
 from synesthesia.world.attributes import ATTRIBUTE_NAMES, ATTRIBUTES, LEVELS, WorldConfig
 from synesthesia.world.judges.nets import ImageOracleNet, OracleNet, SoundOracleNet, VideoOracleNet
-from synesthesia.world.world import ShapesWorld
 from synesthesia.world.parser import parse_captions
+from synesthesia.world.world import ShapesWorld
 
 ORACLE_FORMAT = 2         # bumped when the nets or their training change: older cache entries train again
 
@@ -168,7 +168,7 @@ class Oracle:
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 
-    def to(self, device: str | torch.device) -> "Oracle":
+    def to(self, device: str | torch.device) -> Oracle:
         self.net.to(device)
         return self
 
@@ -194,7 +194,7 @@ class Oracle:
         """Penultimate features (N, D) float32 on the CPU: the space FID/KID/PR compare in."""
         return torch.cat([self.net.features(b).cpu() for b in self._batches(raw, batch_size)])
 
-    def feature_extractor(self) -> "OracleFeatures":
+    def feature_extractor(self) -> OracleFeatures:
         """An ``nn.Module`` for torchmetrics' ``feature=`` argument (FID, KID)."""
         return OracleFeatures(self.net)
 
@@ -211,7 +211,7 @@ class OracleFeatures(torch.nn.Module):
         self.net = net.eval()
         self.num_features = net.num_features
 
-    def train(self, mode: bool = True) -> "OracleFeatures":
+    def train(self, mode: bool = True) -> OracleFeatures:
         return super().train(False)         # BatchNorm statistics must never change
 
     @torch.no_grad()
