@@ -28,7 +28,7 @@ FAMILIES = {
 
 def config(path, family="joint_vae", modalities=None, **data) -> RunConfig:
     model, train_options = FAMILIES[family]
-    mods = {m: dict(c) for m, c in MODALITIES.items()}
+    mods = {m: dict(c) for m, c in MODALITIES.items() if not modalities or m in modalities}
     return RunConfig.from_dict({
         "family": family, "model": model, "modalities": mods,
         "data": {"path": str(path), "n_train": 64, "n_val": 8, **({"modalities": modalities} if modalities else {}),
@@ -88,7 +88,7 @@ def test_training_on_a_prepared_folder_uses_its_sizes_and_tokenizer(tmp_path, ca
     assert files == ["image-00.png", "image-01.png"]
     with pytest.raises(Exception, match=r"prepared with modalities.image.size=16; the config asks for size=32"):
         cfg = config(tmp_path / "prep")
-        cfg.modalities["image"]["size"] = 32
+        cfg.modalities["image"].size = 32
         fit(cfg, tmp_path / "run2")
 
 
@@ -134,7 +134,7 @@ def test_a_validation_caption_with_a_word_unseen_in_training_does_not_stop_train
         rows.append({"image": f"image/{i}.png", "caption": layouts.caption(i) + (" 18" if i == 19 else "")})
     (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     cfg = config(root / "manifest.jsonl")
-    cfg.modalities["text"]["tokenizer"] = "word"               # a closed vocabulary: the caption is dropped
+    cfg.modalities["text"].tokenizer = "word"               # a closed vocabulary: the caption is dropped
     run = fit(cfg, tmp_path / "run")
     lines = [json.loads(line) for line in (run / "rejected.jsonl").read_text().splitlines()]
     assert len(lines) == 1 and lines[0]["kind"] == "caption" and "'18'" in lines[0]["reason"]

@@ -44,10 +44,7 @@ def resolve_precision(precision: str, accelerator: str = "cpu", say=None) -> str
     say = say or (lambda line: print(line, file=sys.stderr))
     native = device_bf16(accelerator)
     if precision == "auto":
-        chosen = "bf16-mixed" if native else "32-true"
-        if not native:
-            say("synesthesia: train.precision auto -> 32-true (this processor has no native bf16)")
-        return chosen
+        return "bf16-mixed" if native else "32-true"
     if precision.startswith("bf16") and not native:
         say(f"synesthesia: train.precision {precision} on a processor without native bf16 is emulated and "
             "much slower (14x measured on AVX2); use auto or 32-true")

@@ -49,7 +49,7 @@ def resolve_modalities(config: RunConfig, source) -> dict:
     if unknown:
         raise ConfigError(f"data.modalities names {unknown}, but the data has only {list(source.modalities)}")
     extra = [m for m in config.modalities if m not in names]
-    if extra:
+    if extra and config.data.modalities:   # options for a modality the data lacks serve another dataset
         raise ConfigError(f"modalities.{extra[0]} is set, but the run trains on {names} (data.modalities); "
                           "drop it or add the modality to data.modalities")
     if hasattr(source, "resolve_modalities"):          # users' data: sizes and tokenizer from the data
