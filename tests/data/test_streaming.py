@@ -102,8 +102,8 @@ class RecordRankSamples(L.Callback):
 
 @pytest.mark.slow
 def test_a_two_process_ddp_run_gives_each_rank_its_own_part(prepared, tmp_path):
-    from synesthesia.runs.config import TrainConfig
     from synesthesia.models.registry import build_model
+    from synesthesia.runs.config import TrainConfig
     from synesthesia.training.module import lightning_module
 
     source = PreparedSource(prepared)
