@@ -18,6 +18,9 @@ from synesthesia.world.world import ShapesWorld
 TINY = OracleTraining(n_train=1536, epochs=2, n_test=500)
 WORLD = WorldConfig(level=1, image_size=16, modalities=("image", "text"))
 N = 120
+# the image judge here is a tiny oracle trained for two epochs: on the real images a perfect model
+# returns it reads 98-100 % right, depending on the thread count it was trained with
+JUDGED = 0.95
 
 
 class LookupModel(nn.Module):
@@ -64,9 +67,9 @@ def _pipe(setup, mode):
 
 def test_a_perfect_model_scores_full_coherence_and_near_zero_fid(setup):
     m = evaluate(_pipe(setup, "perfect"), n=N, oracle_dir=setup[0], cycle_rounds=2, log=lambda s: None)
-    assert m["coherence"]["text->image"]["strict"] == pytest.approx(1.0)
+    assert m["coherence"]["text->image"]["strict"] >= JUDGED
     assert m["coherence"]["image->text"]["strict"] == pytest.approx(1.0)
-    assert all(r["image"] == pytest.approx(1.0) and r["text"] == pytest.approx(1.0) for r in m["cycle"])
+    assert all(r["image"] >= JUDGED and r["text"] >= JUDGED for r in m["cycle"])
     fixed = evaluate(_pipe(setup, "fixed"), n=N, oracle_dir=setup[0], cycle_rounds=0, log=lambda s: None)
     assert m["fid"]["image"] < 0.05 * fixed["fid"]["image"]
     assert m["fidelity"]["image"]["conditional"]["precision"] > 0.9
@@ -98,7 +101,7 @@ def test_report_is_written_atomically(setup, tmp_path, monkeypatch):
     for key in ("coherence", "joint_coherence", "fid", "diversity", "cycle", "oracle_accuracy",
                 "run_fingerprint", "data_fingerprint"):
         assert key in metrics, key
-    assert metrics["coherence"]["text->image"]["strict"] == pytest.approx(1.0)
+    assert metrics["coherence"]["text->image"]["strict"] >= JUDGED
     html = (out / "report.html").read_text()
     assert "figures/coherence.png" in html and (out / "figures" / "coherence.png").is_file()
     assert (out / "figures" / "grid-text-to-image.png").is_file()
