@@ -9,12 +9,15 @@ world, one of its images and sounds), and saves each page as a small palette PNG
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
 from PIL import Image
 
-from synesthesia.serve import uidriver
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.serve import uidriver
 
 
 def world_files(run: Path, folder: Path) -> dict:

@@ -13,7 +13,6 @@ ATOMIC = re.compile(r"atomic_path\(|atomic_dir\(|write_into\(|\btmp\b|BytesIO|bu
 # writes that are not results: a lock file, a subprocess's log, writers that are atomic inside
 ALLOWED = {
     ("data/prepare.py", 'open(work / ".lock", "w")'): "an advisory lock file inside the work folder",
-    ("serve/uidriver.py", 'open(log, "wb")'): "the log of a server the test driver starts",
     ("evaluation/scorer.py", "scorer.save(folder)"): "Scorer.save writes through atomic_path",
     ("cli/generate.py", "pipe.save("): "Pipeline.save writes through the modality writers (atomic)",
     ("world/cache.py", "np.save(folder"): "inside atomic_dir's temporary folder",

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tests.serve import uidriver
 
 import synesthesia as syn
-from synesthesia.serve import uidriver
 
 pytestmark = pytest.mark.slow
 

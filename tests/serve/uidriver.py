@@ -61,7 +61,7 @@ def running_server(runs: Sequence[str | Path], port: int | None = None, extra: S
     """``synesthesia serve RUNS`` in a subprocess on a free loopback port; yields it once
     ``/v1/health`` answers, and stops it afterwards."""
     port = port or free_port()
-    src = Path(__file__).resolve().parents[2]
+    src = Path(__file__).resolve().parents[2] / "src"
     env = {**os.environ, **(env or {}),
            "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])}
     out = open(log, "wb") if log else subprocess.DEVNULL
