@@ -22,18 +22,23 @@ import torch
 from train_speed import build
 
 
+def train_step(model, opt, data, k: int, args) -> None:
+    """One optimiser step on batch ``k`` (the data cycled), in the precision asked for."""
+    b = data[[(k * args.batch + i) % len(data) for i in range(args.batch)]]
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+        loss = model(b.data, b.masks)["loss"]
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
 def profile_steps(model, opt, data, args) -> None:
     """Self CPU time by operator over three more steps, the largest first."""
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for k in range(3):
-            b = data[[(k * args.batch + i) % len(data) for i in range(args.batch)]]
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
-                loss = model(b.data, b.masks)["loss"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            train_step(model, opt, data, k, args)
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
 
 
@@ -52,12 +57,7 @@ def main() -> None:
     for k in range(-args.warmup, args.steps):
         if k == 0:
             t0 = time.perf_counter()
-        b = data[[(k * args.batch + i) % len(data) for i in range(args.batch)]]
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
-            loss = model(b.data, b.masks)["loss"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(model, opt, data, k, args)
     rate = args.steps / (time.perf_counter() - t0)
     if args.profile:
         profile_steps(model, opt, data, args)
