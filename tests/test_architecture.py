@@ -109,3 +109,24 @@ def test_inference_loads_no_lightning(module):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "", f"{module} loads {proc.stdout.strip()}"
+
+
+def test_a_generate_command_loads_no_lightning(tiny_run, tmp_path):
+    """A whole ``synesthesia generate`` (image in, text out), not only its imports: the run is
+    loaded, the model runs and a file is written, all without the training stack."""
+    import numpy as np
+    from PIL import Image
+
+    size = 16
+    image = tmp_path / "in.png"
+    Image.fromarray(np.full((size, size, 3), 200, dtype=np.uint8)).save(image)
+    out = tmp_path / "out"
+    code = ("import sys\nfrom synesthesia.cli import main\n"
+            f"rc = main(['generate', {str(tiny_run)!r}, '--to', 'text', '--image', {str(image)!r}, '--out', {str(out)!r}])\n"
+            "bad = [m for m in ('lightning', 'matplotlib', 'tensorboard', 'torchmetrics') if m in sys.modules]\n"
+            "print('RC', rc, 'HEAVY', ','.join(bad))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last == "RC 0 HEAVY", last
+    assert list(out.glob("text-*.txt")), "generate wrote no text"
