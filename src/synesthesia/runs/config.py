@@ -51,6 +51,7 @@ class TrainConfig(Section):
     samples_every_epoch: bool = True   # write a sample grid to RUN/samples/ after each epoch
     threads: int | None = None         # CPU threads for PyTorch (null: its default)
     num_workers: int = 0               # DataLoader worker processes
+    compile: bool = False              # run the model's forward through torch.compile (eager where it fails); measure first
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "max_epochs", "num_nodes", "checkpoint_every", "log_every")

@@ -62,6 +62,9 @@ class AdversarialModule(L.LightningModule):
 
     def __init__(self, model: torch.nn.Module, train: TrainConfig) -> None:
         super().__init__()
+        if train.compile:
+            raise ConfigError("train.compile applies to models trained by likelihood (joint VAE, transformers); "
+                              "adversarial training runs eagerly: set train.compile: false")
         if train.gradient_clip:
             raise ConfigError("adversarial training does not clip gradients (spectral normalisation keeps "
                               "the discriminator in check); set train.gradient_clip: null")

@@ -13,6 +13,7 @@ from synesthesia.data.batch import MultimodalBatch
 from synesthesia.data.store import TensorDataset
 from synesthesia.errors import SynesthesiaError
 from synesthesia.runs.config import TrainConfig
+from synesthesia.training.compiled import forward_of
 from synesthesia.training.resume import training_loader
 
 
@@ -45,9 +46,10 @@ class GenerativeModule(L.LightningModule):
         super().__init__()
         self.model = model
         self.train_cfg = train
+        self._forward = forward_of(model, train.compile)     # not a child module: names stay the model's
 
     def _step(self, batch: MultimodalBatch, prefix: str) -> torch.Tensor:
-        out = self.model(batch.data, batch.masks)
+        out = self._forward(batch.data, batch.masks)
         loss = out["loss"]
         check_loss(out, f"the {prefix} loss", self.global_step, self.train_cfg.max_loss if prefix == "train" else None,
                    "lower train.lr, set train.gradient_clip, or train in 32-true precision")
