@@ -32,7 +32,7 @@ class CompiledForward:
             return self.eager(*args, **kwargs)
         try:
             return self.compiled(*args, **kwargs)
-        except Exception as err:                       # noqa: BLE001 - any compiler failure: fall back
+        except Exception as err:
             out = self.eager(*args, **kwargs)          # the model's own errors are raised here
             self.compiled = None
             self.say(f"synesthesia: train.compile: torch.compile failed ({type(err).__name__}: "
