@@ -33,6 +33,7 @@ import yaml
 from synesthesia.errors import SynesthesiaError, shown
 from synesthesia.io import write_text_atomic
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's safe loader where built: ~10x faster
 MAX_YAML_BYTES = 1 << 20          # a config file is small; refuse anything larger than 1 MB
 INT_LIMIT = 2 ** 63               # integers must fit a signed 64-bit value
 
@@ -263,7 +264,11 @@ def parse_yaml(text: str, where: str) -> Any:
     if len(text) > MAX_YAML_BYTES:
         raise ConfigError(f"{where} is {len(text):,} bytes; a config is at most {MAX_YAML_BYTES:,}")
     try:
-        return yaml.safe_load(text)
+        loader = SAFE_LOADER(text)                     # what yaml.safe_load does, through libyaml
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as err:
         raise ConfigError(f"{where} is not valid YAML (only plain values; no !!python tags): "
                           f"{str(err)[:300]}") from None
