@@ -64,9 +64,9 @@ def matmul_gflops(n: int = 2048, seconds: float = 3.0, dtype=torch.float32) -> f
     return best
 
 
-def setup(fusion: str, modalities: list[str], batch: int, size: int = 64, n_val: int = 0):
-    """The run config, the joint VAE, an in-memory training set of 4 batches and (``n_val``) a
-    held-out set of the val split, on the level-5 world at ``size`` px."""
+def setup(fusion: str, modalities: list[str], batch: int, size: int = 64, n_val: int = 0, batches: int = 4):
+    """The run config, the joint VAE, an in-memory training set of ``batches`` batches and
+    (``n_val``) a held-out set of the val split, on the level-5 world at ``size`` px."""
     from synesthesia.data.sources import open_source
     from synesthesia.models.registry import build_model
     from synesthesia.runs.config import RunConfig
@@ -75,12 +75,12 @@ def setup(fusion: str, modalities: list[str], batch: int, size: int = 64, n_val:
     cfg = RunConfig.from_dict({
         "model": {"fusion": fusion, "latent_dim": 48},
         "data": {"world": {"level": 5, "image_size": size, "video_size": 32, "video_frames": 8},
-                 "modalities": modalities, "n_train": 4 * batch},
+                 "modalities": modalities, "n_train": batches * batch},
         "train": {"batch_size": batch},
     })
     source = open_source(cfg.data.world)
     mods = resolve_modalities(cfg, source)
-    data = source.dataset("train", 4 * batch, mods)
+    data = source.dataset("train", batches * batch, mods)
     val = source.dataset("val", n_val, mods) if n_val else None
     return cfg, build_model("joint_vae", mods, cfg.model), data, val
 
@@ -127,8 +127,11 @@ COMPARE_MODALITIES, HELD_OUT = ["image", "text"], 256
 COMPARE_RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "train-speed-compare.jsonl")
 
 
-def seeded_setup(fusion: str, size: int, batch: int, seed: int = 0):
-    """:func:`setup` for the comparison, after seeding Python, numpy and torch alike in both legs."""
+def seeded_setup(fusion: str, size: int, batch: int, batches: int, seed: int = 0):
+    """:func:`setup` for the comparison, after seeding Python, numpy and torch alike in both legs.
+    The training set holds every timed step's batch, so that no epoch ends inside the timed steps
+    (at an epoch's end ``synesthesia train`` writes a sample grid, which a 4-batch epoch would
+    charge to every fourth step)."""
     import random
 
     import numpy as np
@@ -136,7 +139,7 @@ def seeded_setup(fusion: str, size: int, batch: int, seed: int = 0):
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    return setup(fusion, COMPARE_MODALITIES, batch, size, HELD_OUT)
+    return setup(fusion, COMPARE_MODALITIES, batch, size, HELD_OUT, batches)
 
 
 @torch.no_grad()
@@ -165,7 +168,7 @@ def reference_leg(fusion: str, size: int, batch: int, steps: int, warmup: int) -
     """The plain-PyTorch fp32 loop: AdamW, TrainConfig's lr, weight decay, gradient clip and lr curve."""
     from synesthesia.training.callbacks import CosineSchedule
 
-    cfg, model, data, val = seeded_setup(fusion, size, batch)
+    cfg, model, data, val = seeded_setup(fusion, size, batch, warmup + steps + 1)
     t, total = cfg.train, warmup + steps
     opt = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     curve = CosineSchedule(t.warmup_steps)
@@ -218,7 +221,7 @@ def ours_leg(fusion: str, size: int, batch: int, steps: int, warmup: int) -> dic
     from synesthesia.training.precision import resolve_precision
     from synesthesia.training.run import _trainer
 
-    cfg, model, data, val = seeded_setup(fusion, size, batch)
+    cfg, model, data, val = seeded_setup(fusion, size, batch, warmup + steps + 1)
     t = cfg.train = dataclasses.replace(cfg.train, max_steps=warmup + steps, max_epochs=10 ** 6)
     timer = step_timer(warmup, warmup + steps)
     module = lightning_module(model, t)
