@@ -5,8 +5,9 @@ line (the path of the first file written), median of several runs, for each run 
 
 Each run is asked for one output from an input of another modality it reads (``--to text
 --image X.png`` where the run makes text from images; else the first direction it serves). The
-input image is drawn from the world. Also reported: the seconds to import the command line and
-the heavy modules an inference command loaded (Lightning, matplotlib, tensorboard should be
+input image is drawn from the world. Also reported: the seconds to import the command line, the
+median seconds a fresh interpreter takes to ``import torch`` (the floor of any command that runs a
+PyTorch model), the heavy modules an inference command loaded (Lightning, matplotlib, tensorboard should be
 absent), and whether the CPU was shared (the 1-minute load average against the cores).
 """
 
@@ -38,6 +39,12 @@ def first_output_seconds(cmd: list[str], env: dict) -> tuple[float, float]:
     if proc.returncode != 0 or not line:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err[-2000:]}")
     return first, total
+
+
+def import_torch_seconds(env: dict) -> float:
+    """Seconds from starting a fresh interpreter to its first output line after ``import torch``:
+    the floor of any command that runs a PyTorch model, timed as the first output is."""
+    return first_output_seconds([sys.executable, "-c", "import torch; print('imported', flush=True)"], env)[0]
 
 
 def loaded_heavy(run: Path, args: list[str], env: dict) -> list[str]:
@@ -78,12 +85,14 @@ def main() -> None:
     ap.add_argument("runs", type=Path, nargs="+")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", type=Path, help="append a row per run to this JSONL file")
+    ap.add_argument("--note", default="", help="a note kept in the rows (e.g. how quiet the machine was)")
     args = ap.parse_args()
     env = {**os.environ}
     exe = [sys.executable, "-m", "synesthesia"]
     t0 = time.perf_counter()
     subprocess.run([*exe, "--version"], check=True, capture_output=True, env=env)
     start = time.perf_counter() - t0
+    floor = statistics.median(import_torch_seconds(env) for _ in range(args.repeats))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for run in args.runs:
@@ -96,9 +105,12 @@ def main() -> None:
                    "first_output_s_median": round(statistics.median(t for t, _ in times), 2),
                    "first_output_s": [round(t, 2) for t, _ in times],
                    "total_s_median": round(statistics.median(t for _, t in times), 2),
-                   "cli_start_s": round(start, 2), "heavy_modules_loaded": loaded_heavy(run, [*cli, "--out",
+                   "cli_start_s": round(start, 2), "import_torch_s_median": round(floor, 2),
+                   "heavy_modules_loaded": loaded_heavy(run, [*cli, "--out",
                                                                                            f"{tmp}/heavy"], env),
                    "cpus": os.cpu_count(), "load_1min": round(load, 1), "cpu_shared": load > 0.5 * os.cpu_count()}
+            if args.note:
+                row["note"] = args.note
             rows.append(row)
             print(json.dumps(row))
     if args.json:
