@@ -27,7 +27,7 @@ from synesthesia.io import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = ("quickstart", "leaderboard", "models", "free-diversity", "tokenizer-ceiling", "mcmc", "latent-prior", "cycle",
-         "evaluation-time", "oracles", "realdata", "train-speed", "train-speed-compare", "shared-cpu", "cli-latency", "world-speed", "gan-speed", "transformer-speed")
+         "evaluation-time", "oracles", "realdata", "train-speed", "train-speed-compare", "train-options", "shared-cpu", "cli-latency", "world-speed", "gan-speed", "transformer-speed")
 SHORT = {"shape": "S", "size": "Z", "colour": "C", "position": "P", "background": "B", "motion": "M"}
 FUSIONS = {"mopoe": "MoPoE", "moe": "MoE", "poe": "PoE"}
 PLACEHOLDER = re.compile(r"^\{\{table(?: ([\w,-]+))?\}\}\s*$")
@@ -294,10 +294,11 @@ def render_latent_prior(rows, name, page):
 def render_train_speed_compare(rows, name, page):
     body = [[FUSIONS.get(r["fusion"], r["fusion"]), f"{r['size']} px", str(r["threads"]), f"{r['reference_samples_per_s']:g}",
              f"{r['ours_samples_per_s']:g}", f2(r["ratio"]), f"{r['reference_cpu_s_per_step']:.3f} / {r['ours_cpu_s_per_step']:.3f}",
+             f2(r["reference_cpu_s_per_step"] / r["ours_cpu_s_per_step"]),
              f"{r['reference_iwae']:.2f} / {r['ours_iwae']:.2f}",
              f"{r['reference_peak_rss_mb']} / {r['ours_peak_rss_mb']}", "yes" if r["cpu_shared"] else "no"] for r in rows]
     return with_commands(["fusion", "image", "threads", "reference samples/s", "ours samples/s", "ours / reference",
-                          "CPU s per step (reference / ours)", "IWAE after equal steps (reference / ours)",
+                          "CPU s per step (reference / ours)", "ours / reference by CPU time", "IWAE after equal steps (reference / ours)",
                           "peak RSS MB (reference / ours)", "CPU shared"], body, rows)
 
 

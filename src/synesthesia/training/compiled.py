@@ -1,8 +1,8 @@
 """``train.compile``: a model's forward through ``torch.compile``, eager wherever it cannot compile.
 
-Off by default. Measured on a 2-core AVX2 CPU (joint VAE, MoPoE, image+text, 32 px, batch 64, one
-thread): compiled 1.00 s per step against 1.02 s eager, after 213 s of compilation, with graph
-breaks where the fusion branches on data (``bool(mask.any())``). It is there for processors where
+Off by default. On a 2-core AVX2 CPU (joint VAE, MoPoE, image+text, one thread) it was within a
+few per cent of eager after minutes of compilation, with graph breaks where the fusion branches
+on data (``bool(mask.any())``): ``benchmarks/train_options.py``. It is there for processors where
 Inductor's fused kernels pay (GPUs above all); measure before turning it on.
 
 The compiled forward is held outside the module's registered children, so checkpoints and
