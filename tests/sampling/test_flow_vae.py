@@ -3,6 +3,7 @@ the flow, and ``synesthesia train-prior``."""
 
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -166,3 +167,14 @@ def test_anchored_joint_samples_through_the_pipeline(flow_run, fitted):
     assert set(joint) == set(pipe.modalities)
     with pytest.raises(PipelineError, match="cannot generate"):
         pipe.sample(n=2, prior="flow", flow_anchor="smell")
+
+
+def test_joint_samples_default_to_the_runs_flow_prior_anchored_on_the_caption(tiny_run, flow_run):
+    pipe = load(flow_run)
+    default = pipe.sample(n=3, seed=2, flow_steps=4)
+    explicit = pipe.sample(n=3, seed=2, prior="flow", flow_steps=4, flow_anchor="text")
+    assert default["text"] == explicit["text"]
+    assert all(np.array_equal(a, b) for a, b in zip(default["image"], explicit["image"]))
+    standard = pipe.sample(n=3, seed=2, prior="standard")
+    assert standard["text"] != default["text"]
+    assert standard["text"] == load(tiny_run).sample(n=3, seed=2)["text"]     # a run without one: N(0, I)

@@ -44,6 +44,7 @@ from synesthesia.sampling.latent import LatentModel, conditional_latents
 
 # options that only the learned flow prior (prior="flow") takes from a latent model
 FLOW_ONLY = frozenset(FLOW_DEFAULTS)
+JOINT_ANCHOR = "text"        # joint samples of a run with a flow prior draw the caption first (measured best)
 
 # target modality -> families from most to least preferred when nothing was measured
 FAMILY_PREFERENCE: dict[str, tuple[str, ...]] = {
@@ -206,16 +207,22 @@ class Pipeline:
                temperature: float = 1.0, prior: str | None = None, flow_steps: int | None = None,
                flow_anchor: str | None = None, cfg_scale: float | None = None) -> dict[str, list]:
         """Unconditional joint samples: every modality (or ``to``) of one run decoded from the same
-        draws. ``prior`` (latent models): the p(z) they are drawn from (default N(0, I); ``flow``:
-        the run's learned prior, integrated in ``flow_steps`` steps; with ``flow_anchor`` drawn in
-        two stages, as unCLIP draws a caption before its image: that modality is decoded from an
-        unconditional draw, then z is drawn given it with guidance ``cfg_scale``)."""
+        draws. ``prior`` (latent models): the p(z) they are drawn from: ``flow``, the run's learned
+        prior integrated in ``flow_steps`` steps, with ``flow_anchor`` drawn in two stages as unCLIP
+        draws a caption before its image (that modality is decoded from an unconditional draw, then
+        z is drawn given it with guidance ``cfg_scale``); ``standard``, N(0, I). The default is the
+        flow prior anchored on the caption where the run has a flow prior (joint coherence 0.001 ->
+        0.846 at level 3, 0.016 -> 0.705 at level 5), else N(0, I)."""
         check_count(n)
         targets = list(to or self.modalities)
         able = [r for r in self.runs if all(t in r.modalities for t in targets)]
         if not able:
             raise PipelineError(f"no loaded run has all of {targets}; ask for fewer modalities with to=")
         run = able[0]
+        if prior is None and run.has_flow():
+            prior = FLOW
+            if flow_anchor is None and JOINT_ANCHOR in run.modalities and targets != [JOINT_ANCHOR]:
+                flow_anchor = JOINT_ANCHOR
         out = self.generate_tensors({}, targets, self.generator(seed), temperature,
                                     Options(prior=prior, flow_steps=flow_steps, flow_anchor=flow_anchor,
                                             cfg_scale=cfg_scale),

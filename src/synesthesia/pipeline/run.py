@@ -17,7 +17,7 @@ import torch
 from synesthesia.data.user_source import open_data
 from synesthesia.errors import SynesthesiaError, shown
 from synesthesia.modalities.base import Modality
-from synesthesia.runs import RunConfig, load_flow_prior, load_prior, read_metrics, save_prior
+from synesthesia.runs import RunConfig, has_flow_prior, load_flow_prior, load_prior, read_metrics, save_prior
 from synesthesia.sampling.densities import DENSITIES, FITTED, LatentDensity, StandardNormal
 from synesthesia.sampling.flow import FlowPrior
 
@@ -100,6 +100,10 @@ class Run:
                                     f"it with 'synesthesia train-prior {where}'")
             self.flow_prior = flow.to(device_of(self.model))
         return self.flow_prior
+
+    def has_flow(self) -> bool:
+        """Whether a learned flow prior is loaded or saved in the run folder."""
+        return self.flow_prior is not None or (self.path is not None and has_flow_prior(self.path))
 
     def prior(self, name: str) -> LatentDensity:
         """The density ``name``: N(0, I), or one fitted to the run's training latents (loaded from

@@ -257,6 +257,11 @@ def load_flow_prior(run: str | Path) -> FlowPrior | None:
     return FlowPrior.from_state(meta, state, str(Path(run) / PRIORS / f"{FLOW}.safetensors"))
 
 
+def has_flow_prior(run: str | Path) -> bool:
+    """Whether the run folder holds a learned flow prior (made by ``synesthesia train-prior``)."""
+    return all(path.is_file() for path in _part_paths(run, f"{PRIORS}/{FLOW}"))
+
+
 def _part_paths(run: str | Path, name: str) -> tuple[Path, Path]:
     run = Path(run)
     if name == "expander":
