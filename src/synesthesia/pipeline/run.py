@@ -45,7 +45,7 @@ class Options:
     length_penalty: float | None = None  # beam search scores divided by length ** length_penalty (captioners)
     top_k: int | None = None            # keep the k most likely tokens when sampling (transformers)
     top_p: float | None = None          # nucleus sampling probability (transformers)
-    cfg_scale: float | None = None      # classifier-free guidance (autoregressive generators; prior=flow: default 1)
+    cfg_scale: float | None = None      # classifier-free guidance (autoregressive generators; prior=flow: default 2)
     use_cache: bool | None = None       # key/value cache when decoding (transformers; default on)
     ema: bool | None = None             # sample with the averaged generator (GANs; default on)
 
@@ -58,7 +58,9 @@ class Options:
 LATENT_OPTIONS = ("sampler", "steps", "chains", "proposals", "prior", "flow_steps", "flow_anchor", "cfg_scale")
 FLOW = "flow"                           # the prior name of the learned flow prior
 PRIORS = (*DENSITIES, FLOW)             # every prior= a latent model takes
-FLOW_DEFAULTS = {"flow_steps": 50, "cfg_scale": 1.0, "flow_anchor": None}
+# guidance 2 scored above 1 in most directions and in joint samples at levels 3 and 5
+# (benchmarks/latent_prior.py: docs/results.md, "latent prior")
+FLOW_DEFAULTS = {"flow_steps": 50, "cfg_scale": 2.0, "flow_anchor": None}
 
 class Run:
     """A trained model with its modalities, config, folder, caption expander and fitted priors."""

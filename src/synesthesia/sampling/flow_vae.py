@@ -96,7 +96,7 @@ def fit_flow_prior(model, dataset, train: FlowTrainConfig | None = None, net: Ma
 @torch.no_grad()
 def flow_generate(model, flow: FlowPrior, given: Mapping[str, torch.Tensor], targets: Sequence[str],
                   generator: torch.Generator | None = None, temperature: float = 1.0,
-                  batch_size: int | None = None, guidance: float = 1.0, steps: int = 50,
+                  batch_size: int | None = None, guidance: float = 2.0, steps: int = 50,
                   method: str = "heun", masks: Mapping[str, torch.Tensor] | None = None,
                   anchor: str | None = None) -> dict[str, torch.Tensor]:
     """Decode ``targets`` from z drawn by the flow prior conditioned on the experts of ``given``
