@@ -133,7 +133,7 @@ def tokenizer_ceiling(tokenizer_run: Path, data: TestData, judges: dict) -> dict
 
 def score_paired(run: Path, dataset: Path, n: int, out: Path, log=print) -> dict:
     """The project's own evaluation on users' files: contrastive scorers and real-pair ceilings."""
-    from synesthesia.evaluation import evaluate
+    from synesthesia.evaluation.evaluate import evaluate
 
     return evaluate(run, data=dataset, n=n, out=out, log=log, overwrite=True, cycle_rounds=0)
 
