@@ -35,15 +35,16 @@ def generate(pipe, given: dict[str, torch.Tensor], target: str, seed: int = 0, *
 
 @dataclass
 class TestData:
-    """The first ``n`` test samples: model-form tensors per modality, class labels, rows."""
+    """The first ``n`` test samples: model-form tensors per modality, class labels (None for a
+    dataset without classes, such as emoji), rows."""
 
     tensors: dict[str, torch.Tensor]
-    labels: torch.Tensor
+    labels: torch.Tensor | None
     rows: list[dict] = field(default_factory=list)
 
     @property
     def n(self) -> int:
-        return len(self.labels)
+        return len(self.labels) if self.labels is not None else len(self.rows)
 
 
 def test_data(dataset: Path, modalities: dict, n: int, split: str = "test") -> TestData:
@@ -51,7 +52,8 @@ def test_data(dataset: Path, modalities: dict, n: int, split: str = "test") -> T
     tensors = {m: J.encode(dataset, rows, modalities[m]) for m in MEDIA if m in modalities}
     if "text" in modalities:
         tensors["text"] = modalities["text"].encode([r["text"][0] for r in rows])
-    return TestData(tensors, J.labels(rows), rows)
+    labels = J.labels(rows) if all("label" in r for r in rows) else None
+    return TestData(tensors, labels, rows)
 
 
 def as_read(modality, x: torch.Tensor) -> torch.Tensor:
