@@ -176,3 +176,12 @@ def test_sound_strip_draws_the_envelope_where_the_sound_is():
     assert strip.shape == (CELL, CELL, 3)
     height = lambda x: int((strip[CELL * 2 // 3:, x] != 255).any(-1).sum())
     assert height(CELL // 8) > 10 and height(CELL - CELL // 8) <= 2
+
+
+def test_test_data_of_a_dataset_without_classes_has_no_labels():
+    from realdata.evaluate import TestData
+
+    unlabelled = TestData({}, None, [{"text": ["a face"]}, {"text": ["a cat"]}, {"text": ["a dog"]}])
+    assert unlabelled.n == 3
+    labelled = TestData({}, judges.labels([{"label": 1}, {"label": 0}]), [])
+    assert labelled.n == 2 and labelled.labels.tolist() == [1, 0]
