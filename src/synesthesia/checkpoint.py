@@ -32,7 +32,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from synesthesia.errors import SynesthesiaError
-from synesthesia.io import atomic_path
+from synesthesia.io import atomic_path, write_text_atomic
 
 _SKELETON_KEY = "synesthesia.skeleton"
 MAX_SKELETON_CHARS = 64 << 20        # the JSON part of a checkpoint (loop and optimiser settings)
@@ -128,6 +128,33 @@ def save_nested(obj: dict, path: str | Path) -> None:
     skeleton = flatten(obj, tensors)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={_SKELETON_KEY: json.dumps(skeleton)})
+
+
+def save_module(folder: str | Path, stem: str, module: torch.nn.Module, info: dict, fmt: int) -> Path:
+    """``folder/STEM.safetensors`` (the module's weights, tagged with ``fmt``), then
+    ``folder/STEM.json`` (``info`` with ``format: fmt``), written last so that its presence marks a
+    complete folder. Used by the evaluation's trained judges and scorers."""
+    folder = Path(folder)
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    with atomic_path(folder / f"{stem}.safetensors") as tmp:
+        save_file(state, str(tmp), metadata={"format": str(fmt)})
+    write_text_atomic(folder / f"{stem}.json", json.dumps({"format": fmt, **info}, indent=2) + "\n")
+    return folder
+
+
+def read_module_info(folder: str | Path, stem: str, fmt: int, error: type[Exception], what: str,
+                     how: str) -> dict:
+    """The JSON a :func:`save_module` folder describes itself with, or ``error`` when the folder
+    is incomplete (``how``: how to make one) or of another format than ``fmt``."""
+    folder = Path(folder)
+    weights, info_path = folder / f"{stem}.safetensors", folder / f"{stem}.json"
+    if not weights.is_file() or not info_path.is_file():
+        raise error(f"{folder} holds no complete {what} ({weights.name} and {info_path.name}); {how}")
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    if info.get("format") != fmt:
+        raise error(f"{folder} holds a {what} of format {info.get('format')}; this version reads {fmt}: "
+                    "train it again")
+    return info
 
 
 def load_nested(path: str | Path, device: str = "cpu") -> dict:

@@ -18,22 +18,22 @@ augmented. Saved as a folder::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
+from synesthesia.checkpoint import read_module_info, save_module
 from synesthesia.errors import SynesthesiaError
-from synesthesia.io import atomic_path, write_text_atomic
 from synesthesia.loop import fit
 from synesthesia.modalities import Modality, build_modality
 
 JUDGE_FORMAT = 1
-WEIGHTS_FILE, INFO_FILE = "judge.safetensors", "judge.json"
+STEM = "judge"                      # judge.safetensors and judge.json
+WEIGHTS_FILE = f"{STEM}.safetensors"
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
@@ -88,16 +88,11 @@ class ClassJudge(nn.Module):
         return _Features(self)
 
     def save(self, folder: str | Path) -> Path:
-        """Write weights, assets, then ``judge.json`` (its presence marks a complete folder)."""
-        folder = Path(folder)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        with atomic_path(folder / WEIGHTS_FILE) as tmp:
-            save_file(state, str(tmp), metadata={"format": str(JUDGE_FORMAT)})
-        self.modality.save_assets(folder / "assets")
-        info = {"format": JUDGE_FORMAT, "modality": self.modality.name, "modality_config": self.modality.config(),
+        """Write assets, weights, then ``judge.json`` (its presence marks a complete folder)."""
+        self.modality.save_assets(Path(folder) / "assets")
+        info = {"modality": self.modality.name, "modality_config": self.modality.config(),
                 "classes": self.classes, "dropout": self.dropout, **self.info}
-        write_text_atomic(folder / INFO_FILE, json.dumps(info, indent=2) + "\n")
-        return folder
+        return save_module(folder, STEM, self, info, JUDGE_FORMAT)
 
 
 class _Features(nn.Module):
@@ -170,13 +165,8 @@ def train_class_judge(modality: Modality, classes: Sequence[str], x: torch.Tenso
 def load_class_judge(folder: str | Path) -> ClassJudge:
     """Rebuild a saved judge (its modality from the folder's config and assets)."""
     folder = Path(folder)
-    if not (folder / WEIGHTS_FILE).is_file() or not (folder / INFO_FILE).is_file():
-        raise JudgeError(f"{folder} holds no complete class judge ({WEIGHTS_FILE} and {INFO_FILE}); "
-                         "train one with train_class_judge(...) and save it")
-    info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
-    if info.get("format") != JUDGE_FORMAT:
-        raise JudgeError(f"{folder} holds a judge of format {info.get('format')}; this version reads "
-                         f"{JUDGE_FORMAT}: train it again")
+    info = read_module_info(folder, STEM, JUDGE_FORMAT, JudgeError, "class judge",
+                            "train one with train_class_judge(...) and save it")
     modality = build_modality(info["modality"], **info["modality_config"])
     modality.load_assets(folder / "assets")
     judge = ClassJudge(modality, info["classes"], info.get("dropout", 0.2))

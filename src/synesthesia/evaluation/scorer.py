@@ -28,18 +28,19 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
+from synesthesia.checkpoint import read_module_info, save_module
 from synesthesia.data.batch import MultimodalBatch
 from synesthesia.data.store import TensorDataset
 from synesthesia.errors import SynesthesiaError
-from synesthesia.io import atomic_path, write_text_atomic
 from synesthesia.loop import fit
 from synesthesia.modalities import Modality, build_modality
 
 SCORER_FORMAT = 1
-WEIGHTS_FILE, INFO_FILE = "scorer.safetensors", "scorer.json"
+STEM = "scorer"                     # scorer.safetensors and scorer.json
+WEIGHTS_FILE, INFO_FILE = f"{STEM}.safetensors", f"{STEM}.json"
 TEMPERATURE_RANGE = (0.01, 1.0)      # CLIP clamps its logit scale at 100, i.e. temperature 0.01
 
 
@@ -179,18 +180,13 @@ class ContrastiveScorer(nn.Module):
                                 "pool": r_pool["pool"], "chance": 1 / r_pool["pool"]}}
 
     def save(self, folder: str | Path) -> Path:
-        """Write weights, assets, then ``scorer.json`` (its presence marks a complete folder)."""
-        folder = Path(folder)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        with atomic_path(folder / WEIGHTS_FILE) as tmp:
-            save_file(state, str(tmp), metadata={"format": str(SCORER_FORMAT)})
+        """Write assets, weights, then ``scorer.json`` (its presence marks a complete folder)."""
         for name, modality in self.modalities.items():
-            modality.save_assets(folder / "assets" / name)
-        info = {"format": SCORER_FORMAT, "modalities": list(self.names), "embed_dim": self.embed_dim,
+            modality.save_assets(Path(folder) / "assets" / name)
+        info = {"modalities": list(self.names), "embed_dim": self.embed_dim,
                 "modality_configs": {m: mod.config() for m, mod in self.modalities.items()},
                 **{k: v for k, v in self.info.items() if k != "source"}}
-        write_text_atomic(folder / INFO_FILE, json.dumps(info, indent=2) + "\n")
-        return folder
+        return save_module(folder, STEM, self, info, SCORER_FORMAT)
 
     def __repr__(self) -> str:
         return f"ContrastiveScorer({' <-> '.join(self.names)}, embed_dim={self.embed_dim})"
@@ -255,13 +251,8 @@ def load_scorer(folder: str | Path, modalities: Mapping[str, Modality] | None = 
     """Rebuild a saved scorer. ``modalities`` default to those rebuilt from the folder's configs
     and assets; given ones must have the same configs as at training."""
     folder = Path(folder)
-    if not (folder / WEIGHTS_FILE).is_file() or not (folder / INFO_FILE).is_file():
-        raise ScorerError(f"{folder} holds no complete scorer ({WEIGHTS_FILE} and {INFO_FILE}); "
-                          "train one with train_scorer(...) and save it")
-    info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
-    if info.get("format") != SCORER_FORMAT:
-        raise ScorerError(f"{folder} holds a scorer of format {info.get('format')}, this version "
-                          f"reads {SCORER_FORMAT}; train it again")
+    info = read_module_info(folder, STEM, SCORER_FORMAT, ScorerError, "scorer",
+                            "train one with train_scorer(...) and save it")
     configs = info["modality_configs"]
     if modalities is None:
         modalities = {m: build_modality(m, **configs[m]) for m in info["modalities"]}
