@@ -50,6 +50,7 @@ class Spec:
 SPECS = [Spec("vae-fashion", "fashion-mnist", "joint VAE (MoPoE)"),
          Spec("gan-fashion", "fashion-mnist", "conditional GAN"),
          Spec("gan-fashion-speech", "fashion-mnist", "conditional GAN"),
+         Spec("gan-fashion-image-speech", "fashion-mnist", "conditional GAN"),
          Spec("captioner-fashion", "fashion-mnist", "transformer captioner"),
          Spec("tokenizer-fashion", "fashion-mnist", "FSQ tokenizer", judged=False),
          Spec("ar-fashion", "fashion-mnist", "autoregressive transformer", needs="tokenizer-fashion"),

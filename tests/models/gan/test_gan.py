@@ -190,6 +190,42 @@ def test_video_target_trains_from_text(tiny_modalities, tiny_data, seeded):
     assert model.directions() == [(("text",), "video")]
 
 
+def test_sound_target_trains_from_images_in_the_spectrograms_range(tiny_modalities, tiny_data, seeded):
+    model = _gan(tiny_modalities, names=("audio", "image"), targets=["audio"])
+    assert model.directions() == [(("image",), "audio")]
+    opts = _optimisers(model)
+    real = tiny_data[list(range(64))].data["audio"]
+    model.eval()
+    first = model.generate({"image": tiny_data[list(range(64))].data["image"]}, ["audio"])["audio"]
+    model.train()
+    for i in range(100):
+        d, g = _step(model, tiny_data[[(i * 16 + k) % 256 for k in range(16)]], opts)
+    assert torch.isfinite(d["loss"]) and {"adversarial", "contrastive"} <= set(g["audio"])
+    model.eval()
+    out = model.generate({"image": tiny_data[list(range(64))].data["image"]}, ["audio"])["audio"]
+    assert out.shape == real.shape and out.min() >= -1 and out.max() <= 1
+    # the average spectrogram moves from the untrained generator's (about 0, i.e. -50 dB) to the data's
+    def gap(x):
+        return float((x.mean(0) - real.mean(0)).square().mean())
+
+    assert gap(out) < 0.6 * gap(first), (gap(first), gap(out))
+
+
+def test_spectrogram_layouts_halve_each_axis_to_four(tiny_modalities):
+    from synesthesia.modalities.audio import AudioModality
+    from synesthesia.models.gan.networks import Discriminator, Generator, audio_layout
+
+    layout = audio_layout(AudioModality(n_mels=16, frames=64, seconds=0.5, n_fft=256))
+    assert layout.start == (4, 4) and layout.strides == ((2, 2), (2, 2), (1, 2), (1, 2))
+    x = torch.rand(3, 16, 64) * 2 - 1
+    assert torch.allclose(layout.from_net(layout.to_net(x)), x, atol=1e-6)
+    g, d = Generator(layout, 8, 16, 32, 8), Discriminator(layout, 16, 8)
+    assert g(torch.randn(3, 8), torch.randn(3, 16)).shape == (3, 16, 64)
+    assert d.features(x).shape == (3, 256)
+    with pytest.raises(ConfigError, match="4 times a power of two; this sound has 24 bands"):
+        audio_layout(AudioModality(n_mels=24, frames=64, seconds=0.5, n_fft=256))
+
+
 def test_frame_sampled_video_trains_on_k_frames_and_samples_whole_clips(tiny_modalities, tiny_data, seeded):
     model = _gan(tiny_modalities, names=("video", "text"), sampled_frames=2, mode_seeking_weight=1.0)
     before = {k: _snapshot(getattr(model, k)) for k in ("generators", "discriminators")}
@@ -250,9 +286,9 @@ def test_config_errors_and_yaml_round_trip(tmp_path, tiny_modalities):
         GANConfig(diffaugment="flip")
     with pytest.raises(ConfigError, match="mismatch_weight"):
         GANConfig(mismatch_weight=1.5)
-    with pytest.raises(ConfigError, match="it generates image, video"):
+    with pytest.raises(ConfigError, match="it generates image, video, audio"):
         _gan(tiny_modalities, targets=["text"])
-    with pytest.raises(ConfigError, match="a GAN generates image or video"):
+    with pytest.raises(ConfigError, match="a GAN generates image or video unless model.targets names audio"):
         _gan(tiny_modalities, names=("text", "audio"))
     with pytest.raises(ConfigError, match=r"conditions\['image'\]"):
         _gan(tiny_modalities, conditions={"image": ["image"]})

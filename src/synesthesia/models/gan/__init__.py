@@ -1,5 +1,5 @@
-"""Conditional GANs: text→image, sound→image, text→video and image→video (any subset of the
-other modalities conditions an image or video generator)."""
+"""Conditional GANs: text→image, sound→image, text→video, image→video and image→sound (any subset
+of the other modalities conditions an image, video or spectrogram generator)."""
 
 from synesthesia.models.gan.config import AUGMENT_POLICIES, GANConfig
 from synesthesia.models.gan.model import ConditionalGAN, ModelInputError

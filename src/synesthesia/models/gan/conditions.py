@@ -13,7 +13,7 @@ from synesthesia.config import ConfigError
 from synesthesia.modalities.base import Modality
 from synesthesia.modalities.text import TextModality
 from synesthesia.models.gan.config import GANConfig
-from synesthesia.models.gan.networks import LAYOUTS
+from synesthesia.models.gan.networks import DEFAULT_TARGETS, LAYOUTS
 
 
 @dataclass
@@ -59,9 +59,11 @@ def resolve_targets(modalities: Mapping[str, Modality], config: GANConfig
                     ) -> tuple[list[str], dict[str, list[str]]]:
     """The targets and each one's condition modalities, checked against ``modalities``."""
     names = list(modalities)
-    targets = list(config.targets) if config.targets else [m for m in names if m in LAYOUTS]
+    targets = list(config.targets) if config.targets else [m for m in names if m in DEFAULT_TARGETS]
     if not targets:
-        raise ConfigError(f"a GAN generates {' or '.join(LAYOUTS)}; the model's modalities are {names}")
+        raise ConfigError(f"a GAN generates {' or '.join(DEFAULT_TARGETS)} unless model.targets names "
+                          f"{', '.join(m for m in LAYOUTS if m not in DEFAULT_TARGETS)}; the model's "
+                          f"modalities are {names}")
     for t in targets:
         if t not in modalities:
             raise ConfigError(f"model.targets names {t!r}, which is not among the modalities {names}")

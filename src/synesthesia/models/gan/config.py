@@ -14,7 +14,7 @@ AUGMENT_POLICIES = ("color", "translation", "cutout")
 class GANConfig(Section):
     """The conditional GAN's options; docs/gan.md explains the losses and the networks."""
 
-    targets: list[str] | None = None               # modalities generated, image and/or video (default: every one the run has)
+    targets: list[str] | None = None               # modalities generated: image, video and/or audio (default: the run's image and video)
     conditions: dict[str, list[str]] | None = None  # target -> modalities it is conditioned on (default: all the others)
     noise_dim: int = 64                            # size of the noise z
     cond_dim: int = 128                            # size of the fused condition vector
@@ -79,7 +79,7 @@ class GANConfig(Section):
             raise ConfigError(f"model.diffaugment names unknown policies {unknown}; choose from "
                               f"{', '.join(AUGMENT_POLICIES)} (comma-separated)")
         if self.targets is not None and not self.targets:
-            raise ConfigError("model.targets is empty; name image and/or video (or leave it out)")
+            raise ConfigError("model.targets is empty; name image, video and/or audio (or leave it out)")
 
     def augment_policies(self) -> list[str]:
         return [p.strip() for p in str(self.diffaugment or "").split(",") if p.strip()]

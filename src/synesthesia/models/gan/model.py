@@ -1,4 +1,4 @@
-"""The conditional GAN: for each target modality (image, video) a generator and a discriminator
+"""The conditional GAN: for each target modality (image, video, audio) a generator and a discriminator
 conditioned on any subset of the other modalities through their encoders.
 
 Papers followed: DF-GAN (Tao et al., 2022) for the generator's deep fusion of the condition;
@@ -17,7 +17,8 @@ per batch, then :meth:`discriminator_loss` and :meth:`generator_loss` with that 
 discriminator's losses; the generator reads its output (detached).
 
 Shapes: data[m] (B, *shape_m); masks[m] bool (B,); condition vectors c (B, cond_dim); noise z
-(B, noise_dim); images (B, 3, S, S) and videos (B, T, 3, S, S) in [0, 1].
+(B, noise_dim); images (B, 3, S, S) and videos (B, T, 3, S, S) in [0, 1]; sounds' log-mel
+spectrograms (B, M, T) in [-1, 1] (DiffAugment works on pictures: leave it off for sounds).
 """
 
 from __future__ import annotations

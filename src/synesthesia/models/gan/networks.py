@@ -1,4 +1,5 @@
-"""Networks of the conditional GAN, in 2-D (images) and 3-D (videos: time, height, width).
+"""Networks of the conditional GAN, in 2-D (images, sounds' spectrograms) and 3-D (videos: time,
+height, width).
 
 * :class:`ConditionEncoder` fuses any subset of condition modalities into one vector: each
   modality's own encoder (``Modality.build_encoder()``) and a linear projection, summed; an absent
@@ -22,7 +23,10 @@
   images instead of a whole clip through 3-D towers; sampling renders every frame.
 
 Shapes: images (B, 3, S, S); videos (B, T, 3, S, S) in modality form, (B, 3, T, S, S) inside the
-3-D towers. :class:`Layout` (chosen per target modality through :data:`LAYOUTS`) says which.
+3-D towers; sounds' normalised log-mel spectrograms (B, M, T) in modality form, about [-1, 1], a
+one-channel (B, 1, M, T) picture in [0, 1] inside the 2-D towers (a convolutional spectrogram
+generator, as in WaveGAN's SpecGAN, Donahue et al., 2019). :class:`Layout` (chosen per target
+modality through :data:`LAYOUTS`) says which.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from synesthesia.config import ConfigError
 from synesthesia.modalities.base import Modality
 from synesthesia.modalities.nets import stage_count, widths
 from synesthesia.modalities.video import time_strides
@@ -51,13 +56,17 @@ SLOPE = 0.2
 @dataclass(frozen=True)
 class Layout:
     """``dims`` 2 or 3; ``spatial`` (S, S) or (T, S, S); ``strides`` per stage from full resolution
-    down (each axis 1 or 2); ``time_first``: the modality's tensors are (B, T, C, H, W)."""
+    down (each axis 1 or 2); ``time_first``: the modality's tensors are (B, T, C, H, W);
+    ``no_channel``: they are (B, H, W) (one channel); ``values``: the modality's range that the
+    networks' [0, 1] stands for."""
 
     dims: int
     channels: int
     spatial: tuple[int, ...]
     strides: tuple[tuple[int, ...], ...]
     time_first: bool = False
+    no_channel: bool = False
+    values: tuple[float, float] = (0.0, 1.0)
 
     @property
     def start(self) -> tuple[int, ...]:
@@ -68,10 +77,14 @@ class Layout:
         return tuple(out)
 
     def to_net(self, x: torch.Tensor) -> torch.Tensor:
-        return x.transpose(1, 2) if self.time_first else x
+        lo, hi = self.values
+        x = x.transpose(1, 2) if self.time_first else x.unsqueeze(1) if self.no_channel else x
+        return x if (lo, hi) == (0.0, 1.0) else (x - lo) / (hi - lo)
 
     def from_net(self, x: torch.Tensor) -> torch.Tensor:
-        return x.transpose(1, 2) if self.time_first else x
+        lo, hi = self.values
+        x = x if (lo, hi) == (0.0, 1.0) else x * (hi - lo) + lo
+        return x.transpose(1, 2) if self.time_first else x.squeeze(1) if self.no_channel else x
 
 
 def image_layout(modality: Modality) -> Layout:
@@ -86,8 +99,26 @@ def video_layout(modality: Modality) -> Layout:
                   time_first=True)
 
 
+def audio_layout(modality: Modality) -> Layout:
+    """A spectrogram (M mel bands, T frames) as a one-channel picture; each axis halves until it
+    is 4 (the shorter one then keeps its size). Values: the normalised log-mel's [-1, 1], i.e.
+    -100 to 0 dB (louder bins come out at 0 dB)."""
+    mels, frames = modality.shape
+    try:
+        counts = stage_count(mels), stage_count(frames)
+    except ValueError:
+        raise ConfigError(f"a GAN generates spectrograms whose mel bands and frames are each 4 times a "
+                          f"power of two; this sound has {mels} bands and {frames} frames (set "
+                          f"modalities.audio.n_mels and frames, e.g. 64)") from None
+    strides = tuple(tuple(2 if k < c else 1 for c in counts) for k in range(max(counts)))
+    return Layout(2, 1, (mels, frames), strides, no_channel=True, values=(-1.0, 1.0))
+
+
 # target modality -> its layout; a user's own pixel modality joins by adding an entry
-LAYOUTS: dict[str, Callable[[Modality], Layout]] = {"image": image_layout, "video": video_layout}
+LAYOUTS: dict[str, Callable[[Modality], Layout]] = {"image": image_layout, "video": video_layout,
+                                                    "audio": audio_layout}
+# what a GAN generates when its config names no targets
+DEFAULT_TARGETS = ("image", "video")
 
 
 def _kernel(stride: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -202,7 +233,7 @@ class Generator(nn.Module):
         h = self.start(w).view(len(w), *self.start_shape)                   # (B, C0, *start)
         for stage in self.stages:
             h = stage(h, w)                                                 # (B, C_i, *2x)
-        x = torch.tanh(self.out(F.leaky_relu(h, SLOPE))) * 0.5 + 0.5        # (B, 3, *spatial) in [0, 1]
+        x = torch.tanh(self.out(F.leaky_relu(h, SLOPE))) * 0.5 + 0.5        # (B, C, *spatial) in [0, 1]
         return self.layout.from_net(x)
 
 
