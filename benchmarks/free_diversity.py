@@ -2,6 +2,7 @@
 
     python benchmarks/free_diversity.py runs/gan-t2i-l5 [--p 0.5] [--captions 200] [--per 20] [--temperature 1]
                                         [--no-expand] [--prior flow] [--cfg-scale 1]
+                                        [--model "what the run is" --write [--note TEXT]]
 
 Test captions of the run's own world that leave each attribute out with probability ``--p``; for
 each caption ``--per`` samples, read back by the world's oracle. Per attribute: coherence on the
@@ -9,7 +10,8 @@ captions that name it, and, over the captions that leave it free, the entropy of
 values within the samples of one caption relative to the data's entropy at the same group size
 (:func:`synesthesia.evaluation.diversity.entropy_ratio`; 1.0 = as varied as the data). A run with
 a caption expander (``synesthesia expander RUN``) completes each caption before generating, once
-per sample; ``--no-expand`` measures the model alone. Prints JSON.
+per sample; ``--no-expand`` measures the model alone. Prints JSON; ``--write`` also appends a row
+(named by ``--model``) to ``benchmarks/results/free-diversity.jsonl``.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results" / "free-diversity.jsonl"
 
 
 def measure(pipe, p: float = 0.5, captions: int = 200, per: int = 20, target: str = "image",
@@ -78,8 +84,13 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=1.0, help="scale of the noise (GAN) or latent draws")
     ap.add_argument("--no-expand", action="store_true", help="give the captions as they are, without the run's expander")
     ap.add_argument("--prior", default=None, help="p(z) of a joint VAE, e.g. flow (the learned prior)")
-    ap.add_argument("--cfg-scale", type=float, default=None, help="guidance of the flow prior (default 1)")
+    ap.add_argument("--cfg-scale", type=float, default=None, help="guidance of the flow prior (default 2)")
+    ap.add_argument("--model", default=None, help="what the run is, as the results table names it")
+    ap.add_argument("--note", default=None, help="a note kept in the row")
+    ap.add_argument("--write", action="store_true", help=f"append a row to {RESULTS.name} (needs --model)")
     args = ap.parse_args()
+    if args.write and not args.model:
+        ap.error("--write needs --model (what the run is, for the results table)")
     options = {k: v for k, v in {"prior": args.prior, "cfg_scale": args.cfg_scale}.items() if v is not None}
 
     from synesthesia.pipeline import load
@@ -88,6 +99,27 @@ def main() -> None:
     result = measure(pipe, args.p, args.captions, args.per, args.target, args.temperature,
                      expand=pipe.runs[0].expander is not None and not args.no_expand, **options)
     print(json.dumps({"run": str(args.run), **result}, indent=1))
+    if args.write:
+        append_row(RESULTS, row(result, args.model, " ".join(["python", *sys.argv]), args.note))
+
+
+def row(result: dict, model: str, command: str, note: str | None = None) -> dict:
+    """The results table's row of one measurement (the CPU is taken as shared)."""
+    attrs = {a: round(v["free_entropy_ratio"], 2) for a, v in result["attributes"].items()
+             if not np.isnan(v["free_entropy_ratio"])}
+    out = {"model": model, "expander": result["expanded"], "temperature": result["temperature"],
+           "diversity": round(result["free_entropy_ratio_mean"], 2), "per_attribute": attrs,
+           "named_right": round(result["strict_on_named"], 3), "captions": result["captions"],
+           "per": result["per"], "p": result["p"], "options": result["options"], "cpu_shared": True,
+           "command": command}
+    return {**out, "note": note} if note else out
+
+
+def append_row(path: Path, record: dict) -> None:
+    from synesthesia.io import write_text_atomic
+
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    write_text_atomic(path, old + json.dumps(record) + "\n")
 
 
 if __name__ == "__main__":
