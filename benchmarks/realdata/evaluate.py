@@ -140,6 +140,36 @@ def score_paired(run: Path, dataset: Path, n: int, out: Path, log=print) -> dict
     return evaluate(run, data=dataset, n=n, out=out, log=log, overwrite=True, cycle_rounds=0)
 
 
+def score_paired_training(pipe, dataset: Path, n: int, seed: int = 0, log=print) -> dict[str, dict]:
+    """The same scorer figures on ``n`` training samples instead of test ones: per direction the
+    generated target's R-precision and the real pairs' (the scorers are those the test
+    evaluation trained, from the cache, and they trained on these samples: both figures are
+    higher than on unseen samples; what matters is their ratio against the test one)."""
+    import hashlib
+
+    from synesthesia.evaluation.evaluate import _reader_options
+    from synesthesia.evaluation.paired import PairedEvaluation
+    from synesthesia.evaluation.paired_data import choose_samples, encode_samples, read_samples
+
+    samples, fingerprint = read_samples(dataset, None, _reader_options(pipe))
+    selection = choose_samples(samples, n, trained_on_this=True)
+    keys = hashlib.sha256("\n".join(s.key for s in selection.scorer).encode()).hexdigest()[:8]
+    quiet = lambda *a, **k: None                                          # noqa: E731
+    evaluated = encode_samples(selection.scorer[:n], pipe.modalities, log=quiet, what="training samples")
+    scorer_data = encode_samples(selection.scorer, pipe.modalities, log=quiet, what="scorer samples")
+    suite = PairedEvaluation(pipe, evaluated, scorer_data, f"{fingerprint}-{keys}", selection, seed, log=log)
+    out = {}
+    for given, target in pipe.directions():
+        if len(given) != 1 or not all(m in pipe.modalities for m in (*given, target)):
+            continue
+        ceiling: dict = {}
+        row = suite.direction(given, target, ceiling, {})
+        if row is not None:
+            out[f"{given[0]}->{target}"] = {"r_precision": row["r_precision"], "samples": row["samples"],
+                                            "ceiling": ceiling[f"{given[0]}<->{target}"]["r_precision"]}
+    return out
+
+
 def grid_samples(entry: dict, k: int) -> np.ndarray:
     """Indices of ``k`` samples to show: the first ones, one class after another when possible."""
     return np.arange(min(k, entry["n"]))

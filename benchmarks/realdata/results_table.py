@@ -79,9 +79,13 @@ def _limits(rows):
 
 
 def _train_test(rows):
-    body = [[r["run"], direction(r["direction"]), pct(r["test"]), pct(r["train"]),
-             f"{100 * (r['train'] - r['test']):+.1f} points"] for r in rows]
-    return ["run", "direction", "test samples", "training samples", "gap"], body
+    def cell(r, split):
+        real = r.get(f"{split}_ceiling")
+        return pct(r[split]) + (f" (real pairs {pct(real)})" if real is not None else "")
+
+    body = [[r["run"], direction(r["direction"]), r.get("metric", "class accuracy"), cell(r, "test"),
+             cell(r, "train"), f"{100 * (r['train'] - r['test']):+.1f} points"] for r in rows]
+    return ["run", "direction", "measure", "test samples", "training samples", "gap"], body
 
 
 def _speed(rows):

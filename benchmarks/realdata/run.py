@@ -239,6 +239,14 @@ def evaluate_emoji(spec: Spec, pipe, run: Path, data_dir: Path, runs: Path, info
                  "of_ceiling": coh["r_precision"] / max(1e-9, ceiling["r_precision"]),
                  "similarity": coh["similarity"], "fid_scorer": (metrics.get("fid") or {}).get(target)}
         rows.append(direction_row(spec, name, {"n": metrics["n"]}, info, grid, extra))
+    log(f"{spec.name}: the same directions on {metrics['n']:,} training emoji")
+    for name, seen in E.score_paired_training(pipe, dataset, metrics["n"], log=log).items():
+        test = next((r for r in rows if r["direction"] == name), None)
+        if test is not None:
+            rows.append({"kind": "limit", "dataset": spec.dataset, "run": spec.name, "what": "training samples",
+                         "direction": name, "train": seen["r_precision"], "test": test["value"],
+                         "train_ceiling": seen["ceiling"], "test_ceiling": test["ceiling"], "n": seen["samples"],
+                         "metric": "R-precision", "command": info["command"]})
     return rows
 
 
