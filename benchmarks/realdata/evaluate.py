@@ -154,7 +154,7 @@ def score_paired_training(pipe, dataset: Path, n: int, seed: int = 0, log=print)
     samples, fingerprint = read_samples(dataset, None, _reader_options(pipe))
     selection = choose_samples(samples, n, trained_on_this=True)
     keys = hashlib.sha256("\n".join(s.key for s in selection.scorer).encode()).hexdigest()[:8]
-    quiet = lambda *a, **k: None                                          # noqa: E731
+    quiet = lambda *a, **k: None
     evaluated = encode_samples(selection.scorer[:n], pipe.modalities, log=quiet, what="training samples")
     scorer_data = encode_samples(selection.scorer, pipe.modalities, log=quiet, what="scorer samples")
     suite = PairedEvaluation(pipe, evaluated, scorer_data, f"{fingerprint}-{keys}", selection, seed, log=log)
