@@ -172,11 +172,11 @@ def direction_row(spec: Spec, name: str, entry: dict, info: dict, grid: Path | N
 
 
 def evaluate_fashion(spec: Spec, pipe, data_dir: Path, runs: Path, judges: dict, info: dict, n: int, docs: Path,
-                     log=print) -> list[dict]:
+                     log=print, **options) -> list[dict]:
     J.check_settings(pipe.modalities)
     dataset = data_dir / "fashion-mnist"
     data = E.test_data(dataset, pipe.modalities, n)
-    scores = E.score_labelled(pipe, data, judges, log=log)
+    scores = E.score_labelled(pipe, data, judges, log=log, **options)
     classes, rows = judges["image"].classes, []
     for name, entry in scores.items():
         given, target = entry["given"], entry["target"]
@@ -189,8 +189,8 @@ def evaluate_fashion(spec: Spec, pipe, data_dir: Path, runs: Path, judges: dict,
         if "fid" in entry:
             extra["fid"] = entry["fid"]
         rows.append(direction_row(spec, name, entry, info, grid, extra))
-    rows += train_vs_test(spec, pipe, dataset, judges, scores, info, n, log)
-    if spec.name.startswith("vae"):
+    rows += train_vs_test(spec, pipe, dataset, judges, scores, info, n, log, **options)
+    if spec.name.startswith("vae") and not options:
         rec = E.reconstructions(pipe, data, judges)
         rows.append({"kind": "limit", "dataset": spec.dataset, "run": spec.name, "what": "reconstruction",
                      "class_accuracy": rec, "n": data.n, "command": info["command"]})
@@ -203,13 +203,13 @@ def evaluate_fashion(spec: Spec, pipe, data_dir: Path, runs: Path, judges: dict,
 
 
 def train_vs_test(spec: Spec, pipe, dataset: Path, judges: dict, scores: dict, info: dict, n: int,
-                  log=print) -> list[dict]:
+                  log=print, **options) -> list[dict]:
     """The same directions from ``n`` training samples (speech in the training voices): a gap to the
     test figure is what the model did not carry over to unseen samples or voices. Speech outputs are
     left out (their Griffin-Lim round trip is the slow part)."""
     log(f"{spec.name}: the same directions on {n:,} training samples")
     seen = E.score_labelled(pipe, E.test_data(dataset, pipe.modalities, n, split="train"), judges,
-                            log=log, targets=("image", "text"))
+                            log=log, targets=("image", "text"), **options)
     return [{"kind": "limit", "dataset": spec.dataset, "run": spec.name, "what": "training samples",
              "direction": name, "train": entry["accuracy"], "test": scores[name]["accuracy"], "n": entry["n"],
              "command": info["command"]} for name, entry in seen.items()]
@@ -250,6 +250,23 @@ def evaluate_emoji(spec: Spec, pipe, run: Path, data_dir: Path, runs: Path, info
     return rows
 
 
+def with_prior(spec: Spec, run: Path, info: dict, prior: str | None) -> tuple[Spec, dict]:
+    """The spec as tables name it and the generation options: a joint VAE evaluated through its
+    learned prior is shown as its own row (``RUN-flow``), with the prior's fitting in its CPU time
+    (encoding the training data for it is not counted)."""
+    if prior is None or not spec.name.startswith("vae"):
+        return spec, {"info": info}
+    saved = run / "priors" / f"{prior}.json"
+    if not saved.is_file():
+        raise SystemExit(f"{run} has no {prior} prior; train one first: synesthesia train-prior {run}")
+    fit = json.loads(saved.read_text())
+    summary, steps = fit.get("summary", {}), fit.get("summary", {}).get("steps")
+    info = {**info, "cpu_seconds": info["cpu_seconds"] + float(summary.get("cpu_seconds") or 0),
+            "command": f"{info['command']}; synesthesia train-prior {_shown_path(run)} --steps {steps}"}
+    shown = Spec(f"{spec.name}-{prior}", spec.dataset, f"{spec.model} + {prior} prior ({steps} steps)")
+    return shown, {"info": info, "prior": prior}
+
+
 def replace_rows(path: Path, rows: list[dict]) -> None:
     """Write ``rows`` into the results: a row replaces the earlier row of the same kind, run and
     direction or measurement in its place (so a rerun leaves the file's order); new ones are appended."""
@@ -274,6 +291,9 @@ def main(argv=None) -> int:
     p.add_argument("--docs", default=ROOT / "docs/realdata", type=Path)
     p.add_argument("--small", action="store_true", help="judges of a few steps (tests)")
     p.add_argument("--set", action="append", default=[], help="key=value passed to every training")
+    p.add_argument("--prior", choices=["flow"], default=None,
+                   help="evaluate joint VAEs through their learned prior (synesthesia train-prior RUN first); "
+                        "rows and grids are named RUN-flow")
     a = p.parse_args(argv)
     wanted = [s for s in SPECS if not a.only or s.name in a.only.split(",")]
     a.runs.mkdir(parents=True, exist_ok=True)
@@ -294,7 +314,9 @@ def main(argv=None) -> int:
                 judges = J.get_judges(a.data / "fashion-mnist", a.runs / "judges", a.small)
                 replace_rows(a.results, J.judge_rows(judges, a.data / "fashion-mnist",
                                                      "python benchmarks/realdata/judges.py"))
-            rows = evaluate_fashion(spec, pipe, a.data, a.runs, judges, info, a.n, a.docs)
+            shown, options = with_prior(spec, run, info, a.prior)
+            rows = evaluate_fashion(shown, pipe, a.data, a.runs, judges, options.pop("info"), a.n, a.docs,
+                                    **options)
         else:
             rows = evaluate_emoji(spec, pipe, run, a.data, a.runs, info, a.n, a.docs)
         replace_rows(a.results, rows)

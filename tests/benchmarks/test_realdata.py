@@ -166,6 +166,21 @@ def test_a_recorded_row_replaces_its_earlier_row_in_place(tmp_path):
     assert [r.get("run") for r in rows] == [None, "a", "b"] and rows[1]["value"] == 0.2
 
 
+def test_a_vae_evaluated_through_its_prior_is_its_own_row_with_the_priors_time(tmp_path):
+    spec = next(s for s in run.SPECS if s.name == "vae-fashion")
+    info = {"cpu_seconds": 100.0, "command": "synesthesia train realdata/vae-fashion"}
+    with pytest.raises(SystemExit, match="has no flow prior; train one first: synesthesia train-prior"):
+        run.with_prior(spec, tmp_path, info, "flow")
+    (tmp_path / "priors").mkdir()
+    (tmp_path / "priors" / "flow.json").write_text(json.dumps({"summary": {"steps": 1500, "cpu_seconds": 50.5}}))
+    shown, options = run.with_prior(spec, tmp_path, info, "flow")
+    assert shown.name == "vae-fashion-flow" and "flow prior (1500 steps)" in shown.model
+    assert options["prior"] == "flow" and options["info"]["cpu_seconds"] == 150.5
+    assert options["info"]["command"].endswith("--steps 1500")
+    gan = next(s for s in run.SPECS if s.name == "gan-fashion")            # not a joint VAE: as it is
+    assert run.with_prior(gan, tmp_path, info, "flow") == (gan, {"info": info})
+
+
 def test_sound_strip_draws_the_envelope_where_the_sound_is():
     from realdata.grids import CELL, sound_strip
 
