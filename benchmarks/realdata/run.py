@@ -251,10 +251,12 @@ def evaluate_emoji(spec: Spec, pipe, run: Path, data_dir: Path, runs: Path, info
     return rows
 
 
-def with_prior(spec: Spec, run: Path, info: dict, prior: str | None) -> tuple[Spec, dict]:
+def with_prior(spec: Spec, run: Path, info: dict, prior: str | None,
+               cfg_scale: float | None = None) -> tuple[Spec, dict]:
     """The spec as tables name it and the generation options: a joint VAE evaluated through its
-    learned prior is shown as its own row (``RUN-flow``), with the prior's fitting in its CPU time
-    (encoding the training data for it is not counted)."""
+    learned prior is shown as its own row (``RUN-flow``, ``RUN-flow-gG`` at guidance ``cfg_scale``
+    other than the default), with the prior's fitting in its CPU time (encoding the training data
+    for it is not counted)."""
     if prior is None or not spec.name.startswith("vae"):
         return spec, {"info": info}
     saved = run / "priors" / f"{prior}.json"
@@ -264,8 +266,12 @@ def with_prior(spec: Spec, run: Path, info: dict, prior: str | None) -> tuple[Sp
     summary, steps = fit.get("summary", {}), fit.get("summary", {}).get("steps")
     info = {**info, "cpu_seconds": info["cpu_seconds"] + float(summary.get("cpu_seconds") or 0),
             "command": f"{info['command']}; synesthesia train-prior {_shown_path(run)} --steps {steps}"}
-    shown = Spec(f"{spec.name}-{prior}", spec.dataset, f"{spec.model} + {prior} prior ({steps} steps)")
-    return shown, {"info": info, "prior": prior}
+    if cfg_scale is None:
+        shown = Spec(f"{spec.name}-{prior}", spec.dataset, f"{spec.model} + {prior} prior ({steps} steps)")
+        return shown, {"info": info, "prior": prior}
+    shown = Spec(f"{spec.name}-{prior}-g{cfg_scale:g}", spec.dataset,
+                 f"{spec.model} + {prior} prior ({steps} steps), guidance {cfg_scale:g}")
+    return shown, {"info": info, "prior": prior, "cfg_scale": cfg_scale}
 
 
 def replace_rows(path: Path, rows: list[dict]) -> None:
@@ -295,6 +301,8 @@ def main(argv=None) -> int:
     p.add_argument("--prior", choices=["flow"], default=None,
                    help="evaluate joint VAEs through their learned prior (synesthesia train-prior RUN first); "
                         "rows and grids are named RUN-flow")
+    p.add_argument("--cfg-scale", type=float, default=None,
+                   help="the prior's guidance (default the pipeline's, 2); rows are named RUN-flow-gG")
     a = p.parse_args(argv)
     wanted = [s for s in SPECS if not a.only or s.name in a.only.split(",")]
     a.runs.mkdir(parents=True, exist_ok=True)
@@ -315,7 +323,7 @@ def main(argv=None) -> int:
                 judges = J.get_judges(a.data / "fashion-mnist", a.runs / "judges", a.small)
                 replace_rows(a.results, J.judge_rows(judges, a.data / "fashion-mnist",
                                                      "python benchmarks/realdata/judges.py"))
-            shown, options = with_prior(spec, run, info, a.prior)
+            shown, options = with_prior(spec, run, info, a.prior, a.cfg_scale)
             rows = evaluate_fashion(shown, pipe, a.data, a.runs, judges, options.pop("info"), a.n, a.docs,
                                     **options)
         else:

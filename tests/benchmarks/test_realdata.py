@@ -177,6 +177,8 @@ def test_a_vae_evaluated_through_its_prior_is_its_own_row_with_the_priors_time(t
     assert shown.name == "vae-fashion-flow" and "flow prior (1500 steps)" in shown.model
     assert options["prior"] == "flow" and options["info"]["cpu_seconds"] == 150.5
     assert options["info"]["command"].endswith("--steps 1500")
+    shown, options = run.with_prior(spec, tmp_path, info, "flow", 4.0)
+    assert shown.name == "vae-fashion-flow-g4" and options["cfg_scale"] == 4.0 and "guidance 4" in shown.model
     gan = next(s for s in run.SPECS if s.name == "gan-fashion")            # not a joint VAE: as it is
     assert run.with_prior(gan, tmp_path, info, "flow") == (gan, {"info": info})
 
