@@ -72,10 +72,12 @@ def _emoji(rows):
 
 
 def _limits(rows):
-    acc = lambda r, m: pct(r["class_accuracy"][m]) if m in r["class_accuracy"] else ""
+    acc = lambda r, m: pct(r["class_accuracy"][m]) if m in r.get("class_accuracy", {}) else ""
+    other = lambda r: (f"MSE {r['mse']:.4f} (pixel variance {r['data_variance']:.4f}); spread across inputs "
+                       f"{r['spread']:.2f} (real images {r['data_spread']:.2f})") if "mse" in r else ""
     body = [[r["run"], r["what"], acc(r, "image"), acc(r, "text"), acc(r, "audio"),
-             f"{r['fid']:.2f}" if r.get("fid") is not None else ""] for r in rows]
-    return ["run", "what", "image class accuracy", "caption", "speech", "FID"], body
+             f"{r['fid']:.2f}" if r.get("fid") is not None else "", other(r)] for r in rows]
+    return ["run", "what", "image class accuracy", "caption", "speech", "FID", "reconstructions"], body
 
 
 def _train_test(rows):
