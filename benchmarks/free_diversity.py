@@ -100,7 +100,9 @@ def main() -> None:
                      expand=pipe.runs[0].expander is not None and not args.no_expand, **options)
     print(json.dumps({"run": str(args.run), **result}, indent=1))
     if args.write:
-        append_row(RESULTS, row(result, args.model, " ".join(["python", *sys.argv]), args.note))
+        from synesthesia.io import append_jsonl
+
+        append_jsonl(RESULTS, row(result, args.model, " ".join(["python", *sys.argv]), args.note))
 
 
 def row(result: dict, model: str, command: str, note: str | None = None) -> dict:
@@ -113,13 +115,6 @@ def row(result: dict, model: str, command: str, note: str | None = None) -> dict
            "per": result["per"], "p": result["p"], "options": result["options"], "cpu_shared": True,
            "command": command}
     return {**out, "note": note} if note else out
-
-
-def append_row(path: Path, record: dict) -> None:
-    from synesthesia.io import write_text_atomic
-
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    write_text_atomic(path, old + json.dumps(record) + "\n")
 
 
 if __name__ == "__main__":

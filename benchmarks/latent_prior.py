@@ -119,7 +119,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
-    from synesthesia.io import write_text_atomic
+    from synesthesia.io import append_jsonl, write_text_atomic
     from synesthesia.pipeline import load
     from synesthesia.runs import load_flow_prior, read_metrics
 
@@ -158,8 +158,7 @@ def main() -> None:
             row["note"] = f"VAE: {pipe.run}/config.yaml"
         rows.append(row)
         if not args.no_write:
-            old = RESULTS.read_text() if RESULTS.is_file() else ""
-            write_text_atomic(RESULTS, old + json.dumps(row, default=float) + "\n")
+            append_jsonl(RESULTS, row)
     print(f"{args.run} ({args.model}): VAE {vae_steps} steps; prior {flow.summary.get('steps')} steps "
           f"in {flow.summary.get('cpu_seconds')} CPU s; CPU shared")
     print(table(rows))

@@ -64,7 +64,7 @@ def row(args, metrics: dict, steps: int) -> str:
 
 
 def append(line: str, record: dict) -> None:
-    from synesthesia.io import write_text_atomic
+    from synesthesia.io import append_jsonl, write_text_atomic
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     table = RESULTS / "leaderboard.md"
@@ -75,9 +75,7 @@ def append(line: str, record: dict) -> None:
         "image or video (into text) there; the modalities column says from what.\n\n"
         + HEADER + "\n" + "|---" * (HEADER.count("|") - 1) + "|\n")
     write_text_atomic(table, text + line + "\n")
-    jsonl = RESULTS / "leaderboard.jsonl"
-    old = jsonl.read_text() if jsonl.is_file() else ""
-    write_text_atomic(jsonl, old + json.dumps(record, default=float) + "\n")
+    append_jsonl(RESULTS / "leaderboard.jsonl", record)
 
 
 def directions_only(pipe, n: int) -> dict:

@@ -145,18 +145,10 @@ def score_paired_training(pipe, dataset: Path, n: int, seed: int = 0, log=print)
     generated target's R-precision and the real pairs' (the scorers are those the test
     evaluation trained, from the cache, and they trained on these samples: both figures are
     higher than on unseen samples; what matters is their ratio against the test one)."""
-    import hashlib
-
-    from synesthesia.evaluation.evaluate import _reader_options
+    from synesthesia.evaluation.evaluate import file_samples
     from synesthesia.evaluation.paired import PairedEvaluation
-    from synesthesia.evaluation.paired_data import choose_samples, encode_samples, read_samples
 
-    samples, fingerprint = read_samples(dataset, None, _reader_options(pipe))
-    selection = choose_samples(samples, n, trained_on_this=True)
-    keys = hashlib.sha256("\n".join(s.key for s in selection.scorer).encode()).hexdigest()[:8]
-    quiet = lambda *a, **k: None
-    evaluated = encode_samples(selection.scorer[:n], pipe.modalities, log=quiet, what="training samples")
-    scorer_data = encode_samples(selection.scorer, pipe.modalities, log=quiet, what="scorer samples")
+    evaluated, scorer_data, selection, fingerprint, keys = file_samples(pipe, dataset, n, log=log, training=True)
     suite = PairedEvaluation(pipe, evaluated, scorer_data, f"{fingerprint}-{keys}", selection, seed, log=log)
     out = {}
     for given, target in pipe.directions():

@@ -257,21 +257,21 @@ def with_prior(spec: Spec, run: Path, info: dict, prior: str | None,
     learned prior is shown as its own row (``RUN-flow``, ``RUN-flow-gG`` at guidance ``cfg_scale``
     other than the default), with the prior's fitting in its CPU time (encoding the training data
     for it is not counted)."""
+    from synesthesia.runs import flow_prior_info
+
     if prior is None or not spec.name.startswith("vae"):
         return spec, {"info": info}
-    saved = run / "priors" / f"{prior}.json"
-    if not saved.is_file():
+    fit = flow_prior_info(run)
+    if fit is None:
         raise SystemExit(f"{run} has no {prior} prior; train one first: synesthesia train-prior {run}")
-    fit = json.loads(saved.read_text())
-    summary, steps = fit.get("summary", {}), fit.get("summary", {}).get("steps")
+    summary = fit.get("summary", {})
+    steps = summary.get("steps")
     info = {**info, "cpu_seconds": info["cpu_seconds"] + float(summary.get("cpu_seconds") or 0),
             "command": f"{info['command']}; synesthesia train-prior {_shown_path(run)} --steps {steps}"}
-    if cfg_scale is None:
-        shown = Spec(f"{spec.name}-{prior}", spec.dataset, f"{spec.model} + {prior} prior ({steps} steps)")
-        return shown, {"info": info, "prior": prior}
-    shown = Spec(f"{spec.name}-{prior}-g{cfg_scale:g}", spec.dataset,
-                 f"{spec.model} + {prior} prior ({steps} steps), guidance {cfg_scale:g}")
-    return shown, {"info": info, "prior": prior, "cfg_scale": cfg_scale}
+    guided = {} if cfg_scale is None else {"cfg_scale": cfg_scale}
+    shown = Spec(f"{spec.name}-{prior}" + (f"-g{cfg_scale:g}" if guided else ""), spec.dataset,
+                 f"{spec.model} + {prior} prior ({steps} steps)" + (f", guidance {cfg_scale:g}" if guided else ""))
+    return shown, {"info": info, "prior": prior, **guided}
 
 
 def replace_rows(path: Path, rows: list[dict]) -> None:

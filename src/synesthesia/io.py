@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import secrets
@@ -135,6 +136,14 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def append_jsonl(path: str | Path, record: dict) -> Path:
+    """Add ``record`` as one JSON line at the end of ``path`` (made if absent); the file is
+    rewritten whole through a temporary, so a reader never sees half a line."""
+    path = Path(path)
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    return write_text_atomic(path, old + json.dumps(record, default=float) + "\n")
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:

@@ -173,6 +173,7 @@ def test_a_vae_evaluated_through_its_prior_is_its_own_row_with_the_priors_time(t
         run.with_prior(spec, tmp_path, info, "flow")
     (tmp_path / "priors").mkdir()
     (tmp_path / "priors" / "flow.json").write_text(json.dumps({"summary": {"steps": 1500, "cpu_seconds": 50.5}}))
+    (tmp_path / "priors" / "flow.safetensors").write_bytes(b"")           # only its description is read
     shown, options = run.with_prior(spec, tmp_path, info, "flow")
     assert shown.name == "vae-fashion-flow" and "flow prior (1500 steps)" in shown.model
     assert options["prior"] == "flow" and options["info"]["cpu_seconds"] == 150.5

@@ -95,12 +95,7 @@ def evaluate_files(pipe, data: str | Path, n: int, seed: int = 0, temperature: f
         evaluated, scorer_data, selection, fingerprint = prepared_samples(data, pipe.modalities, n)
         keys = f"train{len(scorer_data.data)}"
     else:
-        samples, fingerprint = read_samples(data, data_format, _reader_options(pipe))
-        selection = choose_samples(samples, n, trained_on_this=_trained_on(pipe, data))
-        log(f"decoding {len(selection.evaluated) + len(selection.scorer)} samples of {data}")
-        evaluated = encode_samples(selection.evaluated, pipe.modalities, log=log, what="evaluated samples")
-        scorer_data = encode_samples(selection.scorer, pipe.modalities, log=log, what="scorer samples")
-        keys = hashlib.sha256("\n".join(s.key for s in selection.scorer).encode()).hexdigest()[:8]
+        evaluated, scorer_data, selection, fingerprint, keys = file_samples(pipe, data, n, data_format, log)
     log(f"evaluating {len(evaluated.data)} samples of {data} ({selection.why}; {n} asked; read in "
         f"{time.perf_counter() - t0:.0f} s); the scorers train on {len(scorer_data.data)} samples"
         + (" including the evaluated ones (too few others)" if selection.scorer_includes_evaluated else ""))
@@ -118,6 +113,22 @@ def evaluate_files(pipe, data: str | Path, n: int, seed: int = 0, temperature: f
         "rejected": {"evaluated": evaluated.rejected, "scorer": scorer_data.rejected},
         "media_policy": media_policy(pipe.modalities), "seconds": round(time.perf_counter() - t0, 1)})
     return metrics
+
+def file_samples(pipe, data: str | Path, n: int, data_format: str | None = None,
+                 log: Callable[[str], None] = print, training: bool = False) -> tuple:
+    """(evaluated, scorer samples, selection, data fingerprint, scorer key) of users' files:
+    :func:`evaluate_files` scores the evaluated samples with scorers cached under the key.
+    ``training``: evaluate the first ``n`` of the scorers' own samples instead (the same
+    scorers), to set a figure on unseen samples beside one on seen ones."""
+    samples, fingerprint = read_samples(data, data_format, _reader_options(pipe))
+    selection = choose_samples(samples, n, trained_on_this=_trained_on(pipe, data))
+    chosen = selection.scorer[:n] if training else selection.evaluated
+    log(f"decoding {len(chosen) + len(selection.scorer)} samples of {data}")
+    evaluated = encode_samples(chosen, pipe.modalities, log=log, what="evaluated samples")
+    scorer_data = encode_samples(selection.scorer, pipe.modalities, log=log, what="scorer samples")
+    keys = hashlib.sha256("\n".join(s.key for s in selection.scorer).encode()).hexdigest()[:8]
+    return evaluated, scorer_data, selection, fingerprint, keys
+
 
 def _trained_on(pipe, data: str | Path) -> bool:
     """Whether ``data`` is the dataset the run trained on."""

@@ -66,7 +66,11 @@ def log_mel(wave: torch.Tensor, sample_rate: int, n_fft: int, hop: int, n_mels: 
     """Waveforms (B, L) -> normalised log-mel (B, n_mels, frames)."""
     power = stft(wave, n_fft, hop).abs().square()[..., :frames]              # (B, F, T)
     mel = mel_filterbank(sample_rate, n_fft, n_mels).to(wave.device) @ power  # (B, M, T)
-    db = 10.0 * torch.log10(mel.clamp_min(10 ** (FLOOR_DB / 10)))
+    return db_to_log_mel(10.0 * torch.log10(mel.clamp_min(10 ** (FLOOR_DB / 10))))
+
+
+def db_to_log_mel(db):
+    """Decibels -> the normalised log-mel value (``FLOOR_DB`` is -1, 0 dB is 1)."""
     return (db - DB_CENTRE) / DB_SCALE
 
 

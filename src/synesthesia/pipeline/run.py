@@ -20,6 +20,7 @@ from synesthesia.modalities.base import Modality
 from synesthesia.runs import RunConfig, has_flow_prior, load_flow_prior, load_prior, read_metrics, save_prior
 from synesthesia.sampling.densities import DENSITIES, FITTED, LatentDensity, StandardNormal
 from synesthesia.sampling.flow import FlowPrior
+from synesthesia.sampling.flow_vae import DEFAULT_GUIDANCE, DEFAULT_STEPS
 
 Direction = tuple[tuple[str, ...], str]
 
@@ -58,9 +59,7 @@ class Options:
 LATENT_OPTIONS = ("sampler", "steps", "chains", "proposals", "prior", "flow_steps", "flow_anchor", "cfg_scale")
 FLOW = "flow"                           # the prior name of the learned flow prior
 PRIORS = (*DENSITIES, FLOW)             # every prior= a latent model takes
-# guidance 2 scored above 1 in most directions and in joint samples at levels 3 and 5
-# (benchmarks/latent_prior.py: docs/results.md, "latent prior")
-FLOW_DEFAULTS = {"flow_steps": 50, "cfg_scale": 2.0, "flow_anchor": None}
+FLOW_DEFAULTS = {"flow_steps": DEFAULT_STEPS, "cfg_scale": DEFAULT_GUIDANCE, "flow_anchor": None}
 
 class Run:
     """A trained model with its modalities, config, folder, caption expander and fitted priors."""

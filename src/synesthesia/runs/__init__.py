@@ -6,6 +6,7 @@ from synesthesia.runs.config import PRECISIONS, SCHEDULES, RunConfig, TrainConfi
 from synesthesia.runs.folder import (
                                      RunError,
                                      build_model,
+                                     flow_prior_info,
                                      has_flow_prior,
                                      load_expander,
                                      load_flow_prior,
@@ -26,7 +27,7 @@ from synesthesia.runs.folder import (
                                      write_metrics,
 )
 
-__all__ = ["PRECISIONS", "SCHEDULES", "RunConfig", "RunError", "TrainConfig", "build_model", "has_flow_prior", "load_expander",
+__all__ = ["PRECISIONS", "SCHEDULES", "RunConfig", "RunError", "TrainConfig", "build_model", "flow_prior_info", "has_flow_prior", "load_expander",
            "load_flow_prior", "load_model", "load_modalities", "load_prior", "load_weights", "read_finished_run",
            "read_metrics", "read_part", "read_run", "save_expander", "save_flow_prior", "save_modalities", "save_part",
            "save_prior", "save_weights", "write_metrics"]

@@ -262,6 +262,18 @@ def has_flow_prior(run: str | Path) -> bool:
     return all(path.is_file() for path in _part_paths(run, f"{PRIORS}/{FLOW}"))
 
 
+def flow_prior_info(run: str | Path) -> dict | None:
+    """How the run's flow prior was fitted (its ``summary``: steps, CPU seconds, ...; the rows it
+    was encoded from), without reading its weights; None when the run has none."""
+    if not has_flow_prior(run):
+        return None
+    info = _part_paths(run, f"{PRIORS}/{FLOW}")[1]
+    try:
+        return json.loads(info.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RunError(f"{info} is not valid JSON; train the prior again") from None
+
+
 def _part_paths(run: str | Path, name: str) -> tuple[Path, Path]:
     run = Path(run)
     if name == "expander":

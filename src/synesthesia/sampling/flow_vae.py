@@ -20,6 +20,11 @@ from synesthesia.sampling.flow import FlowPrior, FlowPriorError
 from synesthesia.sampling.flow_fit import FlowData, FlowTrainConfig
 from synesthesia.sampling.flow_net import FlowPriorConfig
 
+# guidance 2 scored above 1 in most directions and in joint samples at levels 3 and 5
+# (benchmarks/latent_prior.py: docs/results.md, "latent prior")
+DEFAULT_GUIDANCE = 2.0
+DEFAULT_STEPS = 50
+
 
 def build_flow_prior(model, **net) -> FlowPrior:
     """An untrained flow prior shaped for ``model`` (``net``: hidden, blocks, time_features)."""
@@ -96,7 +101,7 @@ def fit_flow_prior(model, dataset, train: FlowTrainConfig | None = None, net: Ma
 @torch.no_grad()
 def flow_generate(model, flow: FlowPrior, given: Mapping[str, torch.Tensor], targets: Sequence[str],
                   generator: torch.Generator | None = None, temperature: float = 1.0,
-                  batch_size: int | None = None, guidance: float = 2.0, steps: int = 50,
+                  batch_size: int | None = None, guidance: float = DEFAULT_GUIDANCE, steps: int = DEFAULT_STEPS,
                   method: str = "heun", masks: Mapping[str, torch.Tensor] | None = None,
                   anchor: str | None = None) -> dict[str, torch.Tensor]:
     """Decode ``targets`` from z drawn by the flow prior conditioned on the experts of ``given``

@@ -41,6 +41,7 @@ from torch import nn
 
 from synesthesia.config import ConfigError
 from synesthesia.modalities.base import Modality
+from synesthesia.modalities.dsp import FLOOR_DB, db_to_log_mel
 from synesthesia.modalities.nets import stage_count, widths
 from synesthesia.modalities.video import time_strides
 
@@ -101,8 +102,8 @@ def video_layout(modality: Modality) -> Layout:
 
 def audio_layout(modality: Modality) -> Layout:
     """A spectrogram (M mel bands, T frames) as a one-channel picture; each axis halves until it
-    is 4 (the shorter one then keeps its size). Values: the normalised log-mel's [-1, 1], i.e.
-    -100 to 0 dB (louder bins come out at 0 dB)."""
+    is 4 (the shorter one then keeps its size). Values: the normalised log-mel of the floor
+    (-100 dB) to 0 dB, i.e. [-1, 1] (louder bins come out at 0 dB)."""
     mels, frames = modality.shape
     try:
         counts = stage_count(mels), stage_count(frames)
@@ -111,7 +112,8 @@ def audio_layout(modality: Modality) -> Layout:
                           f"power of two; this sound has {mels} bands and {frames} frames (set "
                           f"modalities.audio.n_mels and frames, e.g. 64)") from None
     strides = tuple(tuple(2 if k < c else 1 for c in counts) for k in range(max(counts)))
-    return Layout(2, 1, (mels, frames), strides, no_channel=True, values=(-1.0, 1.0))
+    return Layout(2, 1, (mels, frames), strides, no_channel=True,
+                  values=(db_to_log_mel(FLOOR_DB), db_to_log_mel(0.0)))
 
 
 # target modality -> its layout; a user's own pixel modality joins by adding an entry
